@@ -21,7 +21,7 @@ def as_columns(*arrays) -> tuple[list[np.ndarray], tuple[int, ...]]:
             shape = arr.shape
         elif arr.shape != shape:
             raise ValueError(f"kernel inputs must share one shape; got {shape} and {arr.shape}")
-        cols.append(np.ascontiguousarray(arr.reshape(arr.shape[0], -1)))
+        cols.append(np.ascontiguousarray(arr if arr.ndim == 2 else arr[:, None]))
     return cols, shape
 
 
@@ -34,7 +34,7 @@ def output_columns(out, shape: tuple[int, ...], dtype=np.float64) -> tuple[np.nd
         out = np.empty(shape, dtype=dtype)
     elif out.shape != shape or out.dtype != dtype or not out.flags.c_contiguous:
         raise ValueError(f"out must be a C-contiguous {np.dtype(dtype)} array of shape {shape}")
-    return out, out.reshape(shape[0], -1)
+    return out, (out if out.ndim == 2 else out[:, None])
 
 
 def run_rows(
@@ -54,6 +54,6 @@ def run_rows(
     outs = (out,) if n_outputs == 1 else (out or (None,) * n_outputs)
     if len(outs) != n_outputs:
         raise ValueError(f"out must be a tuple of {n_outputs} arrays")
-    results, out_cols = zip(*(output_columns(o, shape, dtype) for o in outs))
+    results, out_cols = zip(*(output_columns(o, shape, dtype) for o in outs), strict=True)
     rows(state(cols[0].shape[1]), *cols, *out_cols)
     return results[0] if n_outputs == 1 else tuple(results)

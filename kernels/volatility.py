@@ -23,7 +23,7 @@ import numpy as np
 from ._jit import kernel
 from ._shape import run_rows
 from .catalog import KernelSpec
-from .ma import check_period
+from .ma import check_period, wilder_core
 from .ring import ring_advance, ring_advance_all, window_arrays
 
 __all__ = [
@@ -142,29 +142,32 @@ def atr_init(n_symbols: int, n: int = 14) -> AtrState:
 
 
 @kernel
-def _atr_next(state, s, high, low, close):
-    """Wilder's smoothing of the true range, as `ma.wilder_next` (written out: a call with array
-    arguments in the symbol loop costs reference counting and blocks inlining)."""
-    n = state.n
-    c, yc = _advance_bar(state.count, state.prev_close, s, close)
+def _atr_core(c, prev_close, seed, value, high, low, n):
+    """One ATR step on scalars: the `c`-th bar → `(seed, value, output)`.
+
+    Wilder's smoothing (`ma.wilder_core`) of the true range, which starts at the second bar.
+    """
     if c == 1:
-        return np.nan
-    tr = _true_range(high, low, yc)
-    if c <= n:  # true ranges 1..n-1
-        state.seed[s] += tr
-        return np.nan
-    if c == n + 1:
-        v = (state.seed[s] + tr) / n
-    else:
-        v = (state.value[s] * (n - 1) + tr) / n
-    state.value[s] = v
-    return v
+        return seed, value, np.nan
+    return wilder_core(c - 1, seed, value, _true_range(high, low, prev_close), n)
+
+
+@kernel
+def _atr_next(count, prev_close, seed, value, s, high, low, close, n):
+    """One ATR step for symbol `s` on bare arrays: load its state, `_atr_core`, store it back."""
+    c = count[s] + 1
+    new_seed, new_value, out = _atr_core(c, prev_close[s], seed[s], value[s], high, low, n)
+    count[s] = c
+    prev_close[s] = close
+    seed[s] = new_seed
+    value[s] = new_value
+    return out
 
 
 @kernel
 def atr_step(state, s, high, low, close):
     """Average true range (Wilder); reference: TA-Lib ATR. Inputs must be finite."""
-    return _atr_next(state, s, high, low, close)
+    return _atr_next(state.count, state.prev_close, state.seed, state.value, s, high, low, close, state.n)
 
 
 @kernel
@@ -195,15 +198,19 @@ def natr_init(n_symbols: int, n: int = 14) -> AtrState:
 
 
 @kernel
-def natr_step(state, s, high, low, close):
-    """Normalised ATR, 100 * ATR / close; reference: TA-Lib NATR. Inputs must be finite."""
-    n = state.n  # read before the call: using `state` after it costs reference counting per bar
-    a = _atr_next(state, s, high, low, close)
-    if n == 1 or np.isnan(a):
-        return a  # TA-Lib's NATR with period 1 returns the true range itself, not normalised
+def _normalised(atr, close, n):
+    """NATR from the ATR: `100 * atr / close`, 0 where close is 0, NaN while the ATR is."""
+    if n == 1 or np.isnan(atr):
+        return atr  # TA-Lib's NATR with period 1 returns the true range itself, not normalised
     if close == 0.0:  # TA-Lib 0.8: an exact test (older releases used |close| < 1e-8)
         return 0.0
-    return (a / close) * 100.0
+    return (atr / close) * 100.0
+
+
+@kernel
+def natr_step(state, s, high, low, close):
+    """Normalised ATR, 100 * ATR / close; reference: TA-Lib NATR. Inputs must be finite."""
+    return _normalised(atr_step(state, s, high, low, close), close, state.n)
 
 
 @kernel
@@ -254,70 +261,148 @@ def adx_init(n_symbols: int, n: int = 14) -> AdxState:
 
 
 @kernel
-def adx_step(state, s, high, low, close):
-    """`(ADX, +DI, -DI)`; reference: TA-Lib ADX, PLUS_DI, MINUS_DI. Inputs must be finite.
-
-    +DI and -DI start at bar `n`, ADX at bar `2n - 1`.
-    """
-    n = state.n
-    c, yc = _advance_bar(state.count, state.prev_close, s, close)
-    diff_p = high - state.prev_high[s]
-    diff_m = state.prev_low[s] - low
-    state.prev_high[s] = high
-    state.prev_low[s] = low
-    if c == 1:
-        return np.nan, np.nan, np.nan
-    tr = _true_range(high, low, yc)
-    pdm = 0.0
-    mdm = 0.0
+def _directional_movement(high, low, prev_high, prev_low):
+    """TA-Lib's `(+DM, -DM)` of a bar: the larger move beyond the previous bar's range, if positive."""
+    diff_p = high - prev_high
+    diff_m = prev_low - low
     if diff_m > 0 and diff_p < diff_m:
-        mdm = diff_m
-    elif diff_p > 0 and diff_p > diff_m:
-        pdm = diff_p
-    if c <= n:  # bars 1..n-1: plain sums
-        state.plus_dm[s] += pdm
-        state.minus_dm[s] += mdm
-        state.tr[s] += tr
-        return np.nan, np.nan, np.nan
-    p = state.plus_dm[s]
-    m = state.minus_dm[s]
-    t = state.tr[s]
-    p = p - p / n + pdm
-    m = m - m / n + mdm
-    t = t - t / n + tr
-    state.plus_dm[s] = p
-    state.minus_dm[s] = m
-    state.tr[s] = t
+        return 0.0, diff_m
+    if diff_p > 0 and diff_p > diff_m:
+        return diff_p, 0.0
+    return 0.0, 0.0
+
+
+@kernel
+def _wilder_sum(total, x, n):
+    """Wilder's running sum of period `n` (TA-Lib's smoothed DM and TR): `total - total / n + x`."""
+    return total - total / n + x
+
+
+@kernel
+def _directional_indexes(p, m, t):
+    """`(+DI, -DI, DX)` from the smoothed +DM, -DM and true range; DX is NaN where undefined.
+
+    Both DI are 0 where the smoothed true range is 0 (TA-Lib 0.8 tests exactly against 0; older
+    releases used |v| < 1e-8), and DX is undefined there and where both DI are 0.
+    """
     plus_di = 0.0
     minus_di = 0.0
     dx = np.nan
-    if t != 0.0:  # TA-Lib 0.8 tests exactly against 0 (older releases: |v| < 1e-8)
+    if t != 0.0:
         plus_di = 100.0 * (p / t)
         minus_di = 100.0 * (m / t)
         total = minus_di + plus_di
         if total != 0.0:
             dx = 100.0 * (abs(minus_di - plus_di) / total)
-    if c <= 2 * n:  # bars n..2n-1: sum DX, ADX is their mean at bar 2n-1
-        if not np.isnan(dx):
-            state.sum_dx[s] += dx
-        if c < 2 * n:
-            return np.nan, plus_di, minus_di
-        a = state.sum_dx[s] / n
+    return plus_di, minus_di, dx
+
+
+@kernel
+def _adx_average(adx, dx, n):
+    """Wilder's average of DX, `(adx * (n - 1) + dx) / n`; a bar with an undefined DX leaves it."""
+    return adx if np.isnan(dx) else (adx * (n - 1) + dx) / n
+
+
+@kernel
+def _adx_core(c, n, high, low, prev_high, prev_low, prev_close, p, m, t, sum_dx, adx):
+    """One ADX step on scalars: the `c`-th bar and the state `p, m, t` (smoothed +DM, -DM, true
+    range), `sum_dx`, `adx` → `(p, m, t, sum_dx, adx, ADX, +DI, -DI)`.
+
+    Bars 1..n-1 sum +DM, -DM and the true range; from bar n they are Wilder sums and give +DI and
+    -DI; DX over bars n..2n-1 is summed, and its mean at bar 2n-1 seeds Wilder's average of DX.
+    """
+    if c == 1:
+        return p, m, t, sum_dx, adx, np.nan, np.nan, np.nan
+    pdm, mdm = _directional_movement(high, low, prev_high, prev_low)
+    tr = _true_range(high, low, prev_close)
+    if c <= n:
+        return p + pdm, m + mdm, t + tr, sum_dx, adx, np.nan, np.nan, np.nan
+    p = _wilder_sum(p, pdm, n)
+    m = _wilder_sum(m, mdm, n)
+    t = _wilder_sum(t, tr, n)
+    plus_di, minus_di, dx = _directional_indexes(p, m, t)
+    if c > 2 * n:
+        adx = _adx_average(adx, dx, n)
     else:
-        a = state.adx[s]
         if not np.isnan(dx):
-            a = (a * (n - 1) + dx) / n
-    state.adx[s] = a
-    return a, plus_di, minus_di
+            sum_dx += dx
+        if c < 2 * n:
+            return p, m, t, sum_dx, adx, np.nan, plus_di, minus_di
+        adx = sum_dx / n
+    return p, m, t, sum_dx, adx, adx, plus_di, minus_di
+
+
+@kernel
+def adx_step(state, s, high, low, close):
+    """`(ADX, +DI, -DI)`; reference: TA-Lib ADX, PLUS_DI, MINUS_DI. Inputs must be finite.
+
+    +DI and -DI start at bar `n`, ADX at bar `2n - 1`.
+    """
+    c = state.count[s] + 1
+    p, m, t, sum_dx, adx, out_adx, plus_di, minus_di = _adx_core(
+        c, state.n, high, low, state.prev_high[s], state.prev_low[s], state.prev_close[s],
+        state.plus_dm[s], state.minus_dm[s], state.tr[s], state.sum_dx[s], state.adx[s])
+    state.count[s] = c
+    state.prev_high[s] = high
+    state.prev_low[s] = low
+    state.prev_close[s] = close
+    state.plus_dm[s] = p
+    state.minus_dm[s] = m
+    state.tr[s] = t
+    state.sum_dx[s] = sum_dx
+    state.adx[s] = adx
+    return out_adx, plus_di, minus_di
+
+
+@kernel
+def _all_counts_at_least(count, c):
+    """Whether every symbol has seen at least `c` bars (a min-reduction, so it vectorises)."""
+    lowest = c
+    for s in range(count.shape[0]):
+        lowest = min(lowest, count[s])
+    return lowest >= c
+
+
+@kernel
+def _adx_steady_all(state, high, low, close, out_adx, out_plus, out_minus):
+    """Advance every symbol one bar once all are past the warm-up (count >= 2n): `_adx_core`'s
+    last case alone. Free of the warm-up branches, the loop vectorises; its seven divisions per
+    symbol, scalar, made the lockstep ADX 3x slower."""
+    n = state.n
+    count, prev_high, prev_low, prev_close = state.count, state.prev_high, state.prev_low, state.prev_close
+    plus_dm, minus_dm, tr, adx = state.plus_dm, state.minus_dm, state.tr, state.adx
+    for s in range(high.shape[0]):
+        h = high[s]
+        lo = low[s]
+        pdm, mdm = _directional_movement(h, lo, prev_high[s], prev_low[s])
+        p = _wilder_sum(plus_dm[s], pdm, n)
+        m = _wilder_sum(minus_dm[s], mdm, n)
+        t = _wilder_sum(tr[s], _true_range(h, lo, prev_close[s]), n)
+        plus_di, minus_di, dx = _directional_indexes(p, m, t)
+        a = _adx_average(adx[s], dx, n)
+        count[s] += 1
+        prev_high[s] = h
+        prev_low[s] = lo
+        prev_close[s] = close[s]
+        plus_dm[s] = p
+        minus_dm[s] = m
+        tr[s] = t
+        adx[s] = a
+        out_adx[s] = a
+        out_plus[s] = plus_di
+        out_minus[s] = minus_di
 
 
 @kernel
 def adx_update(state, sym, high, low, close, out):
     """Advance the symbols in `sym` (None = all, in row order); `out` is `(adx, plus_di, minus_di)`."""
     out_adx, out_plus, out_minus = out
-    for i in range(high.shape[0]):
-        s = i if sym is None else sym[i]
-        out_adx[s], out_plus[s], out_minus[s] = adx_step(state, s, high[i], low[i], close[i])
+    if sym is None and _all_counts_at_least(state.count, 2 * state.n):
+        _adx_steady_all(state, high, low, close, out_adx, out_plus, out_minus)
+    else:
+        for i in range(high.shape[0]):
+            s = i if sym is None else sym[i]
+            out_adx[s], out_plus[s], out_minus[s] = adx_step(state, s, high[i], low[i], close[i])
 
 
 @kernel
@@ -399,24 +484,21 @@ _VAR_RTOL = 1e-12  # re-sum exactly when the variance may be less accurate than 
 
 
 @kernel
-def _moments_push(buf, sums, s, x, slot, c, n):
-    """Push `x` into symbol `s`'s window and running sums; return the window's `(mean, population
-    variance)` from the sums (NaN until the window is full) and whether the sums must be
-    re-summed before that variance is used: when their rounding-error bound could make it less
-    accurate than `_VAR_RTOL` (a small variance just after large moves left the window, or a flat
-    window, which re-summed gives exactly 0, or a negative variance).
+def _moments_core(c, n, x, old, k, s1, s2, a1, a2):
+    """One window-moments step on scalars: the `c`-th input `x` (evicting `old` once the window is
+    full) into the sums `s1`, `s2` of `x - k` and `(x - k)^2` and their error bounds `a1`, `a2`.
+
+    Returns `(k, s1, s2, a1, a2, mean, variance, needs_resum)`: the first input becomes the shift
+    `k`; mean and population variance come from the sums (NaN until the window is full);
+    `needs_resum` says the sums' rounding-error bound could make that variance less accurate than
+    `_VAR_RTOL` (a small variance just after large moves left the window, or a flat window, which
+    re-summed gives exactly 0, or a negative variance), so it must be re-summed before use.
     """
-    shift, sum1, sum2, mag1, mag2 = sums
     if c == 1:
-        shift[s] = x
-    k = shift[s]
-    old = buf[slot, s]
-    buf[slot, s] = x
-    s1 = sum1[s]
-    s2 = sum2[s]
+        k = x
     d = x - k
-    a1 = mag1[s] + abs(s1) + abs(d)
-    a2 = mag2[s] + s2 + d * d
+    a1 = a1 + abs(s1) + abs(d)
+    a2 = a2 + s2 + d * d
     s1 += d
     s2 += d * d
     if c > n:
@@ -425,24 +507,28 @@ def _moments_push(buf, sums, s, x, slot, c, n):
         a2 += s2 + e * e
         s1 -= e
         s2 -= e * e
+    if c < n:
+        return k, s1, s2, a1, a2, np.nan, np.nan, False
+    m = s1 / n
+    v = s2 / n - m * m
+    return k, s1, s2, a1, a2, k + m, v, _ULP2 * (a2 + 2.0 * abs(m) * a1) > _VAR_RTOL * n * v
+
+
+@kernel
+def _moments_push(buf, sums, s, x, slot, c, n):
+    """Push `x` into symbol `s`'s window slot and running sums (load, `_moments_core`, store);
+    return `(mean, variance, needs_resum)`. Straight-line, so it costs no reference counting."""
+    shift, sum1, sum2, mag1, mag2 = sums
+    old = buf[slot, s]
+    buf[slot, s] = x
+    k, s1, s2, a1, a2, mean, v, needed = _moments_core(c, n, x, old, shift[s], sum1[s], sum2[s], mag1[s],
+                                                       mag2[s])
+    shift[s] = k
     sum1[s] = s1
     sum2[s] = s2
     mag1[s] = a1
     mag2[s] = a2
-    if c < n:
-        return np.nan, np.nan, False
-    m = s1 / n
-    v = s2 / n - m * m
-    return k + m, v, _ULP2 * (a2 + 2.0 * abs(m) * a1) > _VAR_RTOL * n * v
-
-
-@kernel
-def _needs_resum(sums, s, n):
-    """`_moments_push`'s re-sum test again, from the stored sums of a full window."""
-    _, sum1, sum2, mag1, mag2 = sums
-    m = sum1[s] / n
-    v = sum2[s] / n - m * m
-    return _ULP2 * (mag2[s] + 2.0 * abs(m) * mag1[s]) > _VAR_RTOL * n * v
+    return mean, v, needed
 
 
 @kernel
@@ -473,55 +559,59 @@ def _resum(buf, sums, s, k, n):
     return k + m, v if v > 0.0 else 0.0
 
 
+_RECENTRE_BLOCK = 512  # symbols re-centred together: their running sums stay in L1 over the n rows
+
+
 @kernel
-def _recentre_all(buf, sums, n_symbols, c, n):
+def _recentre_all(buf, sums, c, n):
     """Lockstep re-centring, after the outputs of a bar whose count is a multiple of `n`: `_resum`
-    of every symbol around its newest input (in slot `n - 1`), loops swapped so that it vectorises."""
+    of every symbol around its newest input (in slot `n - 1`), rows outer and symbols inner so that
+    it vectorises, over blocks of symbols so that the sums are not streamed from memory n times."""
     if c % n != 0:
         return
     shift, sum1, sum2, mag1, mag2 = sums
-    for s in range(n_symbols):
-        shift[s] = buf[n - 1, s]
-        sum1[s] = 0.0
-        sum2[s] = 0.0
-        mag1[s] = 0.0
-    for j in range(n):
-        for s in range(n_symbols):
-            d = buf[j, s] - shift[s]
-            sum1[s] += d
-            sum2[s] += d * d
-            mag1[s] += abs(d)
-    for s in range(n_symbols):
-        mag1[s] = n * mag1[s]
-        mag2[s] = n * sum2[s]
+    n_symbols = buf.shape[1]
+    for lo in range(0, n_symbols, _RECENTRE_BLOCK):
+        hi = min(lo + _RECENTRE_BLOCK, n_symbols)
+        for s in range(lo, hi):
+            shift[s] = buf[n - 1, s]
+            sum1[s] = 0.0
+            sum2[s] = 0.0
+            mag1[s] = 0.0
+        for j in range(n):
+            for s in range(lo, hi):
+                d = buf[j, s] - shift[s]
+                sum1[s] += d
+                sum2[s] += d * d
+                mag1[s] += abs(d)
+        for s in range(lo, hi):
+            mag1[s] = n * mag1[s]
+            mag2[s] = n * sum2[s]
 
 
 @kernel
-def _moments_settle(buf, sums, s, x, slot, n, needed, mean, v):
-    """After `_moments_push`: re-sum before the output where `needed`, and re-centre after it
-    when the count is a multiple of `n` (the newest input `x` is then in slot `n - 1`; re-summing
-    around it twice would give the same sums). Returns the output `(mean, variance)`."""
-    if needed:
-        return _resum(buf, sums, s, x, n)
-    if slot == n - 1:
-        _resum(buf, sums, s, x, n)
+def _moments_next(buf, sums, s, x, slot, c, n):
+    """Advance symbol `s` alone; return its window's `(mean, variance)` (NaN until full).
+
+    The definition of the window moments: push, then re-sum before the output where the push asks
+    for it, and re-centre after the output when the count is a multiple of `n` (the newest input
+    `x` is then in slot `n - 1`; re-summing around it twice would give the same sums). The
+    lockstep paths run the same stages over all symbols, stage by stage.
+    """
+    mean, v, needed = _moments_push(buf, sums, s, x, slot, c, n)
+    if needed or slot == n - 1:
+        resummed = _resum(buf, sums, s, x, n)
+        if needed:
+            return resummed
     return mean, v
 
 
 @kernel
 def _moments_step(state, s, x):
-    """Advance symbol `s` alone; return its window's `(mean, variance)` (NaN until full).
-
-    The definition of the window moments: push, then settle. The per-symbol update loops repeat
-    these two calls inline (a call passing the state is not inlined and costs reference counting
-    on each of its arrays); the lockstep paths run the same stages over all symbols, stage by stage.
-    """
+    """Advance symbol `s` alone (see `_moments_next`)."""
     n = state.n
-    buf = state.buf
-    sums = _sums(state)
     slot, c = ring_advance(state.head, state.count, state.lock, s, n)
-    mean, v, needed = _moments_push(buf, sums, s, x, slot, c, n)
-    return _moments_settle(buf, sums, s, x, slot, n, needed, mean, v)
+    return _moments_next(state.buf, _sums(state), s, x, slot, c, n)
 
 
 @kernel
@@ -552,22 +642,22 @@ def var_update(state, sym, x, out):
     sums = _sums(state)
     if sym is None and state.lock[0]:
         slot, c = ring_advance_all(state.head, state.count, n)
+        resum = np.empty(x.shape[0], np.bool_)
+        n_resum = 0
         for s in range(x.shape[0]):
-            out[s] = _moments_push(buf, sums, s, x[s], slot, c, n)[1]
-        if c >= n:  # a separate pass keeps the loop above free of calls, so it vectorises
+            _, out[s], resum[s] = _moments_push(buf, sums, s, x[s], slot, c, n)
+            n_resum += resum[s]
+        if n_resum:  # a separate pass keeps the loop above free of calls, so it vectorises
             for s in range(x.shape[0]):
-                if _needs_resum(sums, s, n):
+                if resum[s]:
                     out[s] = _resum(buf, sums, s, x[s], n)[1]
-        _recentre_all(buf, sums, x.shape[0], c, n)
+        _recentre_all(buf, sums, c, n)
     else:
         head, count, lock = state.head, state.count, state.lock
         for i in range(x.shape[0]):  # var_step, with the state's arrays taken out once
             s = i if sym is None else sym[i]
             slot, c = ring_advance(head, count, lock, s, n)
-            mean, v, needed = _moments_push(buf, sums, s, x[i], slot, c, n)
-            if needed or slot == n - 1:
-                mean, v = _moments_settle(buf, sums, s, x[i], slot, n, needed, mean, v)
-            out[s] = v
+            out[s] = _moments_next(buf, sums, s, x[i], slot, c, n)[1]
 
 
 @kernel
@@ -607,22 +697,23 @@ def stddev_update(state, sym, x, out):
     sums = _sums(state)
     if sym is None and state.lock[0]:
         slot, c = ring_advance_all(state.head, state.count, n)
+        resum = np.empty(x.shape[0], np.bool_)
+        n_resum = 0
         for s in range(x.shape[0]):
-            out[s] = _std(_moments_push(buf, sums, s, x[s], slot, c, n)[1], nbdev)
-        if c >= n:
+            _, v, resum[s] = _moments_push(buf, sums, s, x[s], slot, c, n)
+            out[s] = _std(v, nbdev)
+            n_resum += resum[s]
+        if n_resum:
             for s in range(x.shape[0]):
-                if _needs_resum(sums, s, n):
+                if resum[s]:
                     out[s] = _std(_resum(buf, sums, s, x[s], n)[1], nbdev)
-        _recentre_all(buf, sums, x.shape[0], c, n)
+        _recentre_all(buf, sums, c, n)
     else:
         head, count, lock = state.head, state.count, state.lock
         for i in range(x.shape[0]):  # stddev_step, with the state's arrays taken out once
             s = i if sym is None else sym[i]
             slot, c = ring_advance(head, count, lock, s, n)
-            mean, v, needed = _moments_push(buf, sums, s, x[i], slot, c, n)
-            if needed or slot == n - 1:
-                mean, v = _moments_settle(buf, sums, s, x[i], slot, n, needed, mean, v)
-            out[s] = _std(v, nbdev)
+            out[s] = _std(_moments_next(buf, sums, s, x[i], slot, c, n)[1], nbdev)
 
 
 @kernel
@@ -669,23 +760,24 @@ def bbands_update(state, sym, x, out):
     upper, middle, lower = out
     if sym is None and state.lock[0]:
         slot, c = ring_advance_all(state.head, state.count, n)
+        resum = np.empty(x.shape[0], np.bool_)
+        n_resum = 0
         for s in range(x.shape[0]):
-            mean, v, _ = _moments_push(buf, sums, s, x[s], slot, c, n)
+            mean, v, resum[s] = _moments_push(buf, sums, s, x[s], slot, c, n)
             upper[s], middle[s], lower[s] = _bands(mean, v, up, dn)
-        if c >= n:
+            n_resum += resum[s]
+        if n_resum:
             for s in range(x.shape[0]):
-                if _needs_resum(sums, s, n):
+                if resum[s]:
                     mean, v = _resum(buf, sums, s, x[s], n)
                     upper[s], middle[s], lower[s] = _bands(mean, v, up, dn)
-        _recentre_all(buf, sums, x.shape[0], c, n)
+        _recentre_all(buf, sums, c, n)
     else:
         head, count, lock = state.head, state.count, state.lock
         for i in range(x.shape[0]):  # bbands_step, with the state's arrays taken out once
             s = i if sym is None else sym[i]
             slot, c = ring_advance(head, count, lock, s, n)
-            mean, v, needed = _moments_push(buf, sums, s, x[i], slot, c, n)
-            if needed or slot == n - 1:
-                mean, v = _moments_settle(buf, sums, s, x[i], slot, n, needed, mean, v)
+            mean, v = _moments_next(buf, sums, s, x[i], slot, c, n)
             upper[s], middle[s], lower[s] = _bands(mean, v, up, dn)
 
 

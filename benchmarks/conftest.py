@@ -1,0 +1,96 @@
+"""Benchmark harness: collects medians and prints sqfast's summary table with targets.
+
+Absolute times on shared machines are noisy, so every target is checked as a ratio against a
+baseline measured in the same run. `SQFAST_BENCH_QUICK=1` runs fewer rounds (CI).
+"""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+QUICK = os.environ.get("SQFAST_BENCH_QUICK") == "1"
+RESULTS: dict[str, float] = {}
+SUMMARY_FILE = Path(os.environ.get("SQFAST_BENCH_SUMMARY", ".benchmarks/summary.json"))
+
+
+def rounds(full: int) -> int:
+    """Rounds for a slow benchmark: fewer in quick mode."""
+    return max(2, full // 4) if QUICK else full
+
+
+@pytest.fixture
+def record(benchmark):
+    """Run `benchmark.pedantic` and keep the median (seconds) under `key` for the summary."""
+
+    def run(key: str, func, *args, rounds_: int = 5, iterations: int = 1, warmup_rounds: int = 1):
+        result = benchmark.pedantic(func, args=args, rounds=rounds(rounds_), iterations=iterations,
+                                    warmup_rounds=warmup_rounds)
+        RESULTS[key] = benchmark.stats.stats.median
+        return result
+
+    return run
+
+
+def _us(key: str) -> str:
+    return f"{RESULTS[key] * 1e6:,.1f} us" if key in RESULTS else "-"
+
+
+def _ms(key: str) -> str:
+    return f"{RESULTS[key] * 1e3:,.1f} ms" if key in RESULTS else "-"
+
+
+def _ratio(num: str, den: str) -> float | None:
+    if num in RESULTS and den in RESULTS and RESULTS[den] > 0:
+        return RESULTS[num] / RESULTS[den]
+    return None
+
+
+def summary_rows() -> list[tuple[str, str, str, str]]:
+    """(measure, figure, target, met?) rows from whatever ran."""
+    rows = []
+
+    def add(measure, figure, target, ok):
+        rows.append((measure, figure, target, "-" if ok is None else ("yes" if ok else "NO")))
+
+    w2 = RESULTS.get("w2_stream_public_10000")
+    ratio = _ratio("w2_stream_public_10000", "w2_stream_fused_10000")
+    add("W2 per bar, 10k symbols, public kernel API", _us("w2_stream_public_10000"), "< 50 us",
+        None if w2 is None else w2 < 50e-6)
+    add("  same, hand-written fused reference", _us("w2_stream_fused_10000"), "baseline", None)
+    add("  public API / fused", f"{ratio:.2f}x" if ratio else "-", "<= 2x",
+        None if ratio is None else ratio <= 2)
+    for other in ("talib", "pandas", "polars"):
+        r = _ratio(f"w2_batch_{other}", "w2_batch_sqfast")
+        target = {"talib": "> 1x", "polars": ">= 5x", "pandas": "report"}[other]
+        ok = None if r is None else {"talib": r > 1, "polars": r >= 5, "pandas": None}[other]
+        add(f"W2 batch 10,000 x 1,000: {other} / sqfast", f"{r:.1f}x" if r else "-", target, ok)
+    add("W2 batch 10,000 x 1,000, sqfast", _ms("w2_batch_sqfast"), "baseline", None)
+    starts = (("cold_start_warm_cache", "warm Numba cache"), ("cold_start_cold_cache", "cold cache"))
+    for key, label in starts:
+        if key in RESULTS:
+            target = "< 2 s" if key == "cold_start_warm_cache" else "report"
+            ok = RESULTS[key] < 2.0 if key == "cold_start_warm_cache" else None
+            add(f"fresh process: import + W2 once, {label}", f"{RESULTS[key]:.2f} s", target, ok)
+    return rows
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not RESULTS:
+        return
+    write = terminalreporter.write_line
+    rows = summary_rows()
+    widths = [max(len(r[i]) for r in [("measure", "figure", "target", "met"), *rows]) for i in range(4)]
+    write("")
+    write("sqfast benchmark summary" + (" (quick mode)" if QUICK else ""))
+    for row in [("measure", "figure", "target", "met"), *rows]:
+        write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+    updates = sorted(k for k in RESULTS if k.startswith("update_"))
+    if updates:
+        write("")
+        write("per-kernel _update, all symbols with a bar (sym=None), median per call:")
+        for key in updates:
+            write(f"  {key.removeprefix('update_'):<24} {RESULTS[key] * 1e6:10.1f} us")
+    SUMMARY_FILE.parent.mkdir(parents=True, exist_ok=True)
+    SUMMARY_FILE.write_text(json.dumps({"quick": QUICK, "results": RESULTS, "summary": rows}, indent=1))
