@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._fma import fma
 from ._jit import kernel
 from ._shape import run_rows
 from ._sums import neumaier_add
@@ -144,14 +145,15 @@ def ema_init(n_symbols: int, n: int = 30) -> EmaState:
 def ema_core(c, seed, value, x, n, k):
     """One EMA step on scalars: the `c`-th input `x` → `(seed, value, output)`.
 
-    Seeded with the SMA of the first `n` inputs, then `(x - value) * k + value` (TA-Lib's rule).
+    Seeded with the SMA of the first `n` inputs, then `fma(x - value, k, value)`: TA-Lib 0.8's
+    rule and rounding, so the EMA family equals TA-Lib bit for bit.
     """
     if c < n:
         return seed + x, value, np.nan
     if c == n:
         v = (seed + x) / n
     else:
-        v = (x - value) * k + value
+        v = fma(x - value, k, value)
     return seed, v, v
 
 

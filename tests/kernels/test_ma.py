@@ -107,3 +107,11 @@ def test_step_on_one_symbol_reproduces_the_batch_column():
     state = ma.tema_init(4, 6)
     got = np.array([ma.tema_step(state, 2, v) for v in x[:, 2]])
     assert_matches(got, expected[:, 2], rtol=0)
+
+
+@pytest.mark.parametrize("name", ["ema", "dema", "tema"])
+def test_ema_family_equals_talib_bit_for_bit(name):
+    """Large moves relative to the price level expose any difference in rounding."""
+    ours, theirs = TALIB_EQUIVALENTS[name]
+    x = random_walk(2_000, seed=17, start=5.0, step=3.0)
+    assert_matches(ours(x, 15), theirs(x, timeperiod=15), rtol=0.0, name=name)
