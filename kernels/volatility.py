@@ -13,6 +13,13 @@ up over more than `n` updates. The sums also carry a bound on their rounding err
 variance that bound could spoil (a small variance just after a large move left the window, or a
 flat window) re-sums first. Both rules depend only on the symbol's own history, so the per-symbol
 and the lockstep paths give bit-identical results.
+
+Speed follows `ma.py`'s performance rule: per-symbol code loads a symbol's state into scalars, runs
+a scalar core (`_atr_core`, `_adx_core`, `_moments_core`) and stores the state back. The lockstep
+loops are kept free of calls and of branches around divisions and square roots, so that LLVM
+vectorises them; those operations dominate otherwise. ADX takes such a loop once every symbol is
+past its warm-up; the window moments flag the symbols to re-sum in theirs and re-sum only those in
+a second pass, and re-centre in blocks of symbols.
 """
 
 import math
@@ -131,35 +138,36 @@ class AtrState(NamedTuple):
     n: int
     count: np.ndarray  # bars seen (one more than the true ranges)
     prev_close: np.ndarray
-    seed: np.ndarray  # sum of the first n - 1 true ranges
-    value: np.ndarray
+    value: np.ndarray  # sum of the true ranges while there are fewer than n, then the ATR
 
 
 def atr_init(n_symbols: int, n: int = 14) -> AtrState:
     """State for the average true range of period `n`."""
     n = check_period("n", n)
-    return AtrState(n, _counts(n_symbols), _zeros(n_symbols), _zeros(n_symbols), _zeros(n_symbols))
+    return AtrState(n, _counts(n_symbols), _zeros(n_symbols), _zeros(n_symbols))
 
 
 @kernel
-def _atr_core(c, prev_close, seed, value, high, low, n):
-    """One ATR step on scalars: the `c`-th bar → `(seed, value, output)`.
+def _atr_core(c, prev_close, value, high, low, n):
+    """One ATR step on scalars: the `c`-th bar → `(value, output)`.
 
-    Wilder's smoothing (`ma.wilder_core`) of the true range, which starts at the second bar.
+    Wilder's smoothing (`ma.wilder_core`) of the true range, which starts at the second bar. One
+    state value is `wilder_core`'s seed (the sum of the true ranges) during the warm-up and its
+    value (the ATR) after: a step then touches one array fewer, which the per-symbol path feels.
     """
     if c == 1:
-        return seed, value, np.nan
-    return wilder_core(c - 1, seed, value, _true_range(high, low, prev_close), n)
+        return value, np.nan
+    seed, atr, out = wilder_core(c - 1, value, value, _true_range(high, low, prev_close), n)
+    return (seed if c <= n else atr), out
 
 
 @kernel
-def _atr_next(count, prev_close, seed, value, s, high, low, close, n):
+def _atr_next(count, prev_close, value, s, high, low, close, n):
     """One ATR step for symbol `s` on bare arrays: load its state, `_atr_core`, store it back."""
     c = count[s] + 1
-    new_seed, new_value, out = _atr_core(c, prev_close[s], seed[s], value[s], high, low, n)
+    new_value, out = _atr_core(c, prev_close[s], value[s], high, low, n)
     count[s] = c
     prev_close[s] = close
-    seed[s] = new_seed
     value[s] = new_value
     return out
 
@@ -167,7 +175,7 @@ def _atr_next(count, prev_close, seed, value, s, high, low, close, n):
 @kernel
 def atr_step(state, s, high, low, close):
     """Average true range (Wilder); reference: TA-Lib ATR. Inputs must be finite."""
-    return _atr_next(state.count, state.prev_close, state.seed, state.value, s, high, low, close, state.n)
+    return _atr_next(state.count, state.prev_close, state.value, s, high, low, close, state.n)
 
 
 @kernel
@@ -199,12 +207,16 @@ def natr_init(n_symbols: int, n: int = 14) -> AtrState:
 
 @kernel
 def _normalised(atr, close, n):
-    """NATR from the ATR: `100 * atr / close`, 0 where close is 0, NaN while the ATR is."""
-    if n == 1 or np.isnan(atr):
-        return atr  # TA-Lib's NATR with period 1 returns the true range itself, not normalised
+    """NATR from the ATR: `100 * atr / close`, 0 where close is 0, NaN while the ATR is.
+
+    The quotient is taken whatever the case and then selected, so the lockstep loop vectorises.
+    """
+    natr = (atr / close) * 100.0
     if close == 0.0:  # TA-Lib 0.8: an exact test (older releases used |close| < 1e-8)
-        return 0.0
-    return (atr / close) * 100.0
+        natr = 0.0
+    if n == 1 or np.isnan(atr):
+        natr = atr  # TA-Lib's NATR with period 1 returns the true range itself, not normalised
+    return natr
 
 
 @kernel
@@ -248,8 +260,7 @@ class AdxState(NamedTuple):
     plus_dm: np.ndarray  # smoothed +DM (a Wilder sum, not a mean)
     minus_dm: np.ndarray
     tr: np.ndarray  # smoothed true range
-    sum_dx: np.ndarray  # DX over bars n..2n-1, seeding the ADX
-    adx: np.ndarray
+    adx: np.ndarray  # sum of DX from bar n until bar 2n-1, then the ADX
 
 
 def adx_init(n_symbols: int, n: int = 14) -> AdxState:
@@ -257,7 +268,7 @@ def adx_init(n_symbols: int, n: int = 14) -> AdxState:
     n = check_period("n", n, 2)
     z = _zeros
     return AdxState(n, _counts(n_symbols), z(n_symbols), z(n_symbols), z(n_symbols), z(n_symbols),
-                    z(n_symbols), z(n_symbols), z(n_symbols), z(n_symbols))
+                    z(n_symbols), z(n_symbols), z(n_symbols))
 
 
 @kernel
@@ -304,19 +315,19 @@ def _adx_average(adx, dx, n):
 
 
 @kernel
-def _adx_core(c, n, high, low, prev_high, prev_low, prev_close, p, m, t, sum_dx, adx):
+def _adx_core(c, n, high, low, prev_high, prev_low, prev_close, p, m, t, adx):
     """One ADX step on scalars: the `c`-th bar and the state `p, m, t` (smoothed +DM, -DM, true
-    range), `sum_dx`, `adx` → `(p, m, t, sum_dx, adx, ADX, +DI, -DI)`.
+    range) and `adx` → `(p, m, t, adx, ADX, +DI, -DI)`.
 
     Bars 1..n-1 sum +DM, -DM and the true range; from bar n they are Wilder sums and give +DI and
-    -DI; DX over bars n..2n-1 is summed, and its mean at bar 2n-1 seeds Wilder's average of DX.
+    -DI. `adx` sums DX over bars n..2n-1, whose mean at bar 2n-1 seeds Wilder's average of DX.
     """
     if c == 1:
-        return p, m, t, sum_dx, adx, np.nan, np.nan, np.nan
+        return p, m, t, adx, np.nan, np.nan, np.nan
     pdm, mdm = _directional_movement(high, low, prev_high, prev_low)
     tr = _true_range(high, low, prev_close)
     if c <= n:
-        return p + pdm, m + mdm, t + tr, sum_dx, adx, np.nan, np.nan, np.nan
+        return p + pdm, m + mdm, t + tr, adx, np.nan, np.nan, np.nan
     p = _wilder_sum(p, pdm, n)
     m = _wilder_sum(m, mdm, n)
     t = _wilder_sum(t, tr, n)
@@ -325,11 +336,11 @@ def _adx_core(c, n, high, low, prev_high, prev_low, prev_close, p, m, t, sum_dx,
         adx = _adx_average(adx, dx, n)
     else:
         if not np.isnan(dx):
-            sum_dx += dx
+            adx += dx
         if c < 2 * n:
-            return p, m, t, sum_dx, adx, np.nan, plus_di, minus_di
-        adx = sum_dx / n
-    return p, m, t, sum_dx, adx, adx, plus_di, minus_di
+            return p, m, t, adx, np.nan, plus_di, minus_di
+        adx = adx / n
+    return p, m, t, adx, adx, plus_di, minus_di
 
 
 @kernel
@@ -339,9 +350,9 @@ def adx_step(state, s, high, low, close):
     +DI and -DI start at bar `n`, ADX at bar `2n - 1`.
     """
     c = state.count[s] + 1
-    p, m, t, sum_dx, adx, out_adx, plus_di, minus_di = _adx_core(
+    p, m, t, adx, out_adx, plus_di, minus_di = _adx_core(
         c, state.n, high, low, state.prev_high[s], state.prev_low[s], state.prev_close[s],
-        state.plus_dm[s], state.minus_dm[s], state.tr[s], state.sum_dx[s], state.adx[s])
+        state.plus_dm[s], state.minus_dm[s], state.tr[s], state.adx[s])
     state.count[s] = c
     state.prev_high[s] = high
     state.prev_low[s] = low
@@ -349,7 +360,6 @@ def adx_step(state, s, high, low, close):
     state.plus_dm[s] = p
     state.minus_dm[s] = m
     state.tr[s] = t
-    state.sum_dx[s] = sum_dx
     state.adx[s] = adx
     return out_adx, plus_di, minus_di
 
@@ -366,8 +376,8 @@ def _all_counts_at_least(count, c):
 @kernel
 def _adx_steady_all(state, high, low, close, out_adx, out_plus, out_minus):
     """Advance every symbol one bar once all are past the warm-up (count >= 2n): `_adx_core`'s
-    last case alone. Free of the warm-up branches, the loop vectorises; its seven divisions per
-    symbol, scalar, made the lockstep ADX 3x slower."""
+    last case alone. Free of the warm-up branches, the loop vectorises: its seven divisions per
+    symbol dominate, and scalar they made the lockstep ADX ~4x slower."""
     n = state.n
     count, prev_high, prev_low, prev_close = state.count, state.prev_high, state.prev_low, state.prev_close
     plus_dm, minus_dm, tr, adx = state.plus_dm, state.minus_dm, state.tr, state.adx
@@ -488,14 +498,12 @@ def _moments_core(c, n, x, old, k, s1, s2, a1, a2):
     """One window-moments step on scalars: the `c`-th input `x` (evicting `old` once the window is
     full) into the sums `s1`, `s2` of `x - k` and `(x - k)^2` and their error bounds `a1`, `a2`.
 
-    Returns `(k, s1, s2, a1, a2, mean, variance, needs_resum)`: the first input becomes the shift
-    `k`; mean and population variance come from the sums (NaN until the window is full);
-    `needs_resum` says the sums' rounding-error bound could make that variance less accurate than
-    `_VAR_RTOL` (a small variance just after large moves left the window, or a flat window, which
-    re-summed gives exactly 0, or a negative variance), so it must be re-summed before use.
+    Returns `(s1, s2, a1, a2, mean, variance, needs_resum)`: mean and population variance come from
+    the sums (NaN until the window is full); `needs_resum` says the sums' rounding-error bound could
+    make that variance less accurate than `_VAR_RTOL` (a small variance just after large moves left
+    the window, or a flat window, which re-summed gives exactly 0, or a negative variance), so it
+    must be re-summed before use.
     """
-    if c == 1:
-        k = x
     d = x - k
     a1 = a1 + abs(s1) + abs(d)
     a2 = a2 + s2 + d * d
@@ -508,22 +516,25 @@ def _moments_core(c, n, x, old, k, s1, s2, a1, a2):
         s1 -= e
         s2 -= e * e
     if c < n:
-        return k, s1, s2, a1, a2, np.nan, np.nan, False
+        return s1, s2, a1, a2, np.nan, np.nan, False
     m = s1 / n
     v = s2 / n - m * m
-    return k, s1, s2, a1, a2, k + m, v, _ULP2 * (a2 + 2.0 * abs(m) * a1) > _VAR_RTOL * n * v
+    return s1, s2, a1, a2, k + m, v, _ULP2 * (a2 + 2.0 * abs(m) * a1) > _VAR_RTOL * n * v
 
 
 @kernel
 def _moments_push(buf, sums, s, x, slot, c, n):
     """Push `x` into symbol `s`'s window slot and running sums (load, `_moments_core`, store);
-    return `(mean, variance, needs_resum)`. Straight-line, so it costs no reference counting."""
+    return `(mean, variance, needs_resum)`. The caller sets the shift `K` at the first input.
+
+    Straight-line and inlined into the update loops, so its array accesses cost no reference
+    counting and the lockstep loop vectorises.
+    """
     shift, sum1, sum2, mag1, mag2 = sums
     old = buf[slot, s]
     buf[slot, s] = x
-    k, s1, s2, a1, a2, mean, v, needed = _moments_core(c, n, x, old, shift[s], sum1[s], sum2[s], mag1[s],
-                                                       mag2[s])
-    shift[s] = k
+    s1, s2, a1, a2, mean, v, needed = _moments_core(c, n, x, old, shift[s], sum1[s], sum2[s], mag1[s],
+                                                    mag2[s])
     sum1[s] = s1
     sum2[s] = s2
     mag1[s] = a1
@@ -559,67 +570,81 @@ def _resum(buf, sums, s, k, n):
     return k + m, v if v > 0.0 else 0.0
 
 
-_RECENTRE_BLOCK = 512  # symbols re-centred together: their running sums stay in L1 over the n rows
+_RECENTRE_BLOCK = 256  # symbols re-centred together (see `_recentre_all`)
 
 
 @kernel
 def _recentre_all(buf, sums, c, n):
     """Lockstep re-centring, after the outputs of a bar whose count is a multiple of `n`: `_resum`
-    of every symbol around its newest input (in slot `n - 1`), rows outer and symbols inner so that
-    it vectorises, over blocks of symbols so that the sums are not streamed from memory n times."""
+    of every symbol around its newest input (in slot `n - 1`). Rows outer and symbols inner, so
+    that it vectorises, over blocks of symbols whose partial sums stay in L1 across the `n` rows."""
     if c % n != 0:
         return
     shift, sum1, sum2, mag1, mag2 = sums
     n_symbols = buf.shape[1]
     for lo in range(0, n_symbols, _RECENTRE_BLOCK):
         hi = min(lo + _RECENTRE_BLOCK, n_symbols)
-        for s in range(lo, hi):
-            shift[s] = buf[n - 1, s]
-            sum1[s] = 0.0
-            sum2[s] = 0.0
-            mag1[s] = 0.0
+        k, s1, s2, a1, a2 = shift[lo:hi], sum1[lo:hi], sum2[lo:hi], mag1[lo:hi], mag2[lo:hi]
+        k[:] = buf[n - 1, lo:hi]
+        s1[:] = 0.0
+        s2[:] = 0.0
+        a1[:] = 0.0
         for j in range(n):
-            for s in range(lo, hi):
-                d = buf[j, s] - shift[s]
-                sum1[s] += d
-                sum2[s] += d * d
-                mag1[s] += abs(d)
-        for s in range(lo, hi):
-            mag1[s] = n * mag1[s]
-            mag2[s] = n * sum2[s]
+            row = buf[j, lo:hi]
+            for i in range(hi - lo):
+                d = row[i] - k[i]
+                s1[i] += d
+                s2[i] += d * d
+                a1[i] += abs(d)
+        for i in range(hi - lo):
+            a1[i] = n * a1[i]
+            a2[i] = n * s2[i]
 
 
 @kernel
-def _moments_next(buf, sums, s, x, slot, c, n):
-    """Advance symbol `s` alone; return its window's `(mean, variance)` (NaN until full).
+def _moments_settle(buf, sums, s, x, n, needed, mean, v):
+    """After `_moments_push`, where it asked for a re-sum (`needed`) or the count is a multiple of
+    `n`: re-sum symbol `s` around its newest input `x`, before the output where needed, else after
+    it (re-centring; `x` is then in slot `n - 1`, and re-summing around it twice would give the
+    same sums). Returns the output `(mean, variance)`.
 
-    The definition of the window moments: push, then re-sum before the output where the push asks
-    for it, and re-centre after the output when the count is a multiple of `n` (the newest input
-    `x` is then in slot `n - 1`; re-summing around it twice would give the same sums). The
-    lockstep paths run the same stages over all symbols, stage by stage.
+    Called only in that rare case, from the per-symbol loop itself: a per-symbol helper that
+    branches and takes arrays is not inlined and reference-counts them on every call.
     """
-    mean, v, needed = _moments_push(buf, sums, s, x, slot, c, n)
-    if needed or slot == n - 1:
-        resummed = _resum(buf, sums, s, x, n)
-        if needed:
-            return resummed
+    if needed:
+        return _resum(buf, sums, s, x, n)
+    _resum(buf, sums, s, x, n)
     return mean, v
 
 
 @kernel
 def _moments_step(state, s, x):
-    """Advance symbol `s` alone (see `_moments_next`)."""
+    """Advance symbol `s` alone; return its window's `(mean, variance)` (NaN until full).
+
+    The definition of the window moments: push, then settle. The per-symbol update loops repeat
+    these calls inline; the lockstep paths run the same stages over all symbols, stage by stage.
+    """
     n = state.n
+    buf = state.buf
+    sums = _sums(state)
     slot, c = ring_advance(state.head, state.count, state.lock, s, n)
-    return _moments_next(state.buf, _sums(state), s, x, slot, c, n)
+    if c == 1:
+        sums[0][s] = x
+    mean, v, needed = _moments_push(buf, sums, s, x, slot, c, n)
+    if needed or slot == n - 1:
+        mean, v = _moments_settle(buf, sums, s, x, n, needed, mean, v)
+    return mean, v
 
 
 @kernel
 def _std(v, nbdev):
-    """`nbdev` standard deviations of a variance; 0 unless it is positive (TA-Lib 0.8, #243)."""
-    if v > 0.0:
-        return math.sqrt(v) * nbdev
-    return v  # 0.0, or NaN during the warm-up (v is never negative)
+    """`nbdev` standard deviations of a variance; 0 unless it is positive (TA-Lib 0.8, #243).
+
+    The root is taken whatever `v` and then selected: a branch around it made LLVM predicate the
+    lockstep loops' output stores (masked stores, slow on AMD), which tripled their time.
+    """
+    sd = math.sqrt(v) * nbdev
+    return sd if v > 0.0 else v  # v is 0.0, or NaN during the warm-up (never negative once used)
 
 
 def var_init(n_symbols: int, n: int = 5) -> VarState:
@@ -640,13 +665,17 @@ def var_update(state, sym, x, out):
     n = state.n
     buf = state.buf
     sums = _sums(state)
+    shift = sums[0]
     if sym is None and state.lock[0]:
         slot, c = ring_advance_all(state.head, state.count, n)
+        if c == 1:
+            shift[:] = x  # the first inputs become the shifts K
         resum = np.empty(x.shape[0], np.bool_)
         n_resum = 0
         for s in range(x.shape[0]):
-            _, out[s], resum[s] = _moments_push(buf, sums, s, x[s], slot, c, n)
-            n_resum += resum[s]
+            _, out[s], needed = _moments_push(buf, sums, s, x[s], slot, c, n)
+            resum[s] = needed
+            n_resum += needed
         if n_resum:  # a separate pass keeps the loop above free of calls, so it vectorises
             for s in range(x.shape[0]):
                 if resum[s]:
@@ -657,7 +686,12 @@ def var_update(state, sym, x, out):
         for i in range(x.shape[0]):  # var_step, with the state's arrays taken out once
             s = i if sym is None else sym[i]
             slot, c = ring_advance(head, count, lock, s, n)
-            out[s] = _moments_next(buf, sums, s, x[i], slot, c, n)[1]
+            if c == 1:
+                shift[s] = x[i]
+            mean, v, needed = _moments_push(buf, sums, s, x[i], slot, c, n)
+            if needed or slot == n - 1:
+                mean, v = _moments_settle(buf, sums, s, x[i], n, needed, mean, v)
+            out[s] = v
 
 
 @kernel
@@ -695,14 +729,18 @@ def stddev_update(state, sym, x, out):
     nbdev = state.nbdev
     buf = state.buf
     sums = _sums(state)
+    shift = sums[0]
     if sym is None and state.lock[0]:
         slot, c = ring_advance_all(state.head, state.count, n)
+        if c == 1:
+            shift[:] = x  # the first inputs become the shifts K
         resum = np.empty(x.shape[0], np.bool_)
         n_resum = 0
         for s in range(x.shape[0]):
-            _, v, resum[s] = _moments_push(buf, sums, s, x[s], slot, c, n)
+            _, v, needed = _moments_push(buf, sums, s, x[s], slot, c, n)
             out[s] = _std(v, nbdev)
-            n_resum += resum[s]
+            resum[s] = needed
+            n_resum += needed
         if n_resum:
             for s in range(x.shape[0]):
                 if resum[s]:
@@ -713,7 +751,12 @@ def stddev_update(state, sym, x, out):
         for i in range(x.shape[0]):  # stddev_step, with the state's arrays taken out once
             s = i if sym is None else sym[i]
             slot, c = ring_advance(head, count, lock, s, n)
-            out[s] = _std(_moments_next(buf, sums, s, x[i], slot, c, n)[1], nbdev)
+            if c == 1:
+                shift[s] = x[i]
+            mean, v, needed = _moments_push(buf, sums, s, x[i], slot, c, n)
+            if needed or slot == n - 1:
+                mean, v = _moments_settle(buf, sums, s, x[i], n, needed, mean, v)
+            out[s] = _std(v, nbdev)
 
 
 @kernel
@@ -757,15 +800,19 @@ def bbands_update(state, sym, x, out):
     n, up, dn = state.n, state.nbdevup, state.nbdevdn
     buf = state.buf
     sums = _sums(state)
+    shift = sums[0]
     upper, middle, lower = out
     if sym is None and state.lock[0]:
         slot, c = ring_advance_all(state.head, state.count, n)
+        if c == 1:
+            shift[:] = x  # the first inputs become the shifts K
         resum = np.empty(x.shape[0], np.bool_)
         n_resum = 0
         for s in range(x.shape[0]):
-            mean, v, resum[s] = _moments_push(buf, sums, s, x[s], slot, c, n)
+            mean, v, needed = _moments_push(buf, sums, s, x[s], slot, c, n)
             upper[s], middle[s], lower[s] = _bands(mean, v, up, dn)
-            n_resum += resum[s]
+            resum[s] = needed
+            n_resum += needed
         if n_resum:
             for s in range(x.shape[0]):
                 if resum[s]:
@@ -777,7 +824,11 @@ def bbands_update(state, sym, x, out):
         for i in range(x.shape[0]):  # bbands_step, with the state's arrays taken out once
             s = i if sym is None else sym[i]
             slot, c = ring_advance(head, count, lock, s, n)
-            mean, v = _moments_next(buf, sums, s, x[i], slot, c, n)
+            if c == 1:
+                shift[s] = x[i]
+            mean, v, needed = _moments_push(buf, sums, s, x[i], slot, c, n)
+            if needed or slot == n - 1:
+                mean, v = _moments_settle(buf, sums, s, x[i], n, needed, mean, v)
             upper[s], middle[s], lower[s] = _bands(mean, v, up, dn)
 
 
