@@ -16,7 +16,10 @@ Performance rule for per-symbol code: read the symbol's state into locals first,
 those scalars, and write the state back at the end. Numba reference-counts an array each time it
 is taken from the state inside a branch, and those atomic operations made EMA 20x slower at
 10,000 symbols; straight-line array access is free (its counts are pruned). Pure scalar cores
-(`ema_core`, `wilder_core`) keep the math itself free of arrays.
+(`ema_core`, `wilder_core`) keep the math itself free of arrays. Two corollaries, also measured:
+a helper that both branches and takes arrays is not inlined and pays those counts on every call,
+so rare paths (a re-sum) belong in the update loop itself; and a branch around a division or
+square root blocks vectorisation, so compute the value first and then select it.
 """
 
 from typing import NamedTuple
