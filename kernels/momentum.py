@@ -23,10 +23,18 @@ Gil-Werman blocks: the extreme rings have exactly the window's length, and a com
 folded once per `n` bars (row by row over all symbols in lockstep). STOCH's and STOCHRSI's SMA
 stages keep their own rings, indexed by the bar count.
 
-Performance note (as in `ma.py`): in the per-symbol `_<ind>_next` helpers the state arrays are
-used as `state.field[...]` (never bound to a local), read and written outside branches where
-possible, and only small helpers that inline are called with them. Otherwise Numba keeps atomic
-reference counting on every state array inside the per-symbol loop (measured 5-25x slower).
+Performance (the rule in `ma.py`; times per `_update` call at 10,000 symbols):
+
+- Per-symbol code loads the symbol's state, computes on scalars (`rsi_core`, `_ema_fma_core`,
+  `_sma_stage_core`) and stores, with no branch on the data: RSI's and MFI's branches on the
+  direction of the move were mispredicted half the time (RSI 119 -> 25 µs, MFI 1.7x).
+- The per-symbol `_update` loops inline that code instead of calling `<ind>_step`: LLVM kept a
+  `_step` that folds extreme rings out of line, and the call took a reference on every state
+  array per symbol (STOCH 1,200 µs). The rings a fold needs are bound before the loop.
+- Rows are unsigned indices (`extrema.row_index`), which spares every access Numba's negative-
+  index wraparound (about half of MOM's per-symbol time).
+- In lockstep, STOCH and STOCHRSI run in passes over all symbols (fast %K, then each SMA stage)
+  and CCI sums its windows row by row over blocks of symbols, so each loop vectorises.
 """
 
 from typing import NamedTuple
@@ -39,7 +47,7 @@ from ._jit import kernel
 from ._shape import run_rows
 from ._sums import neumaier_add
 from .catalog import KernelSpec
-from .extrema import window_extreme_fold, window_extreme_fold_all, window_extreme_next
+from .extrema import row_index, window_extreme_fold, window_extreme_fold_all, window_extreme_next
 from .ma import check_period
 from .ring import ring_advance, ring_advance_all, ring_arrays, slot_ago, window_arrays
 
@@ -130,33 +138,39 @@ def rsi_init(n_symbols: int, n: int = 14) -> RsiState:
 
 
 @kernel
-def rsi_next(prev, gain, loss, s, x, c, n):
-    """One RSI step on bare arrays for symbol `s`'s `c`-th input, in TA-Lib's order of operations
-    (bit-for-bit equal to TA-Lib 0.8's RSI).
+def rsi_core(c, prev, gain, loss, x, n):
+    """One RSI step on scalars, the `c`-th input `x` → `(gain, loss, output)`, in TA-Lib's order of
+    operations (bit-for-bit equal to TA-Lib 0.8's RSI).
 
-    Average gain/loss are the means of the first `n` changes, then Wilder-smoothed. Shared by STOCHRSI.
-    Every array element is read and written once, outside the branches, with one return: Numba then
-    drops its reference counting from the loops this is inlined into (5x faster than early returns).
+    Average gain/loss are the means of the first `n` changes, then Wilder-smoothed. The change goes
+    to the gain or the loss without a branch on its sign (the other one adds an exact 0, which
+    leaves it unchanged): in the per-symbol loop that branch was mispredicted half the time.
     """
-    d = x - prev[s]
-    g = gain[s]
-    lo = loss[s]
-    prev[s] = x
+    d = x - prev
     out = np.nan
     if c > 1:
         if c > n + 1:
-            g *= n - 1
-            lo *= n - 1
-        if d < 0:
-            lo -= d
-        else:
-            g += d
+            gain *= n - 1
+            loss *= n - 1
+        gain += d if d > 0.0 else 0.0
+        loss -= d if d < 0.0 else 0.0
         if c > n:
             inv = 1.0 / n  # TA-Lib 0.8 multiplies by the reciprocal rather than dividing
-            g *= inv
-            lo *= inv
-            total = g + lo
-            out = 100.0 * (g / total) if total > 0.0 else 0.0
+            gain *= inv
+            loss *= inv
+            total = gain + loss
+            out = 100.0 * (gain / total) if total > 0.0 else 0.0
+    return gain, loss, out
+
+
+@kernel
+def rsi_next(prev, gain, loss, s, x, c, n):
+    """One RSI step for symbol `s`'s `c`-th input on bare arrays: load, `rsi_core`, store.
+
+    Shared by STOCHRSI.
+    """
+    g, lo, out = rsi_core(c, prev[s], gain[s], loss[s], x, n)
+    prev[s] = x
     gain[s] = g
     loss[s] = lo
     return out
@@ -177,7 +191,7 @@ def rsi_step(state, s, x):
 def rsi_update(state, sym, x, out):
     """Advance the symbols in `sym` (None = all, in row order); see the module docstring."""
     for i in range(x.shape[0]):
-        s = i if sym is None else sym[i]
+        s = row_index(sym, i)
         out[s] = rsi_step(state, s, x[i])
 
 
@@ -227,28 +241,31 @@ def macd_init(n_symbols: int, fast: int = 12, slow: int = 26, signal: int = 9) -
 
 
 @kernel
-def _ema_fma_next(count, seed, value, s, x, n, k):
-    """`ma.ema_next` with TA-Lib 0.8's fused recursion `fma(x - prev, k, prev)`; a NaN input (an
-    upstream warm-up) leaves the EMA untouched and returns NaN.
+def _ema_fma_core(c, seed, value, x, n, k):
+    """`ma.ema_core` with TA-Lib 0.8's fused recursion `fma(x - prev, k, prev)` → `(c, seed, value,
+    output)`; a NaN input (an upstream warm-up) leaves the EMA and its count untouched.
 
     The MACD line and histogram are differences of nearly equal EMAs, so the last-bit difference
     between `(x - prev) * k + prev` and the fused form would show there; with it they are TA-Lib's.
-    Branch-free over the arrays (see `rsi_next`).
     """
-    c = count[s]
-    sd = seed[s]
-    v = value[s]
     out = np.nan
     if not np.isnan(x):
         c += 1
         if c < n:
-            sd += x
+            seed += x
         else:
-            v = (sd + x) / n if c == n else fma(x - v, k, v)
-            out = v
-    count[s] = c
-    seed[s] = sd
-    value[s] = v
+            value = (seed + x) / n if c == n else fma(x - value, k, value)
+            out = value
+    return c, seed, value, out
+
+
+@kernel
+def _macd_ema(state, row, s, x, n, k):
+    """Advance EMA `row` (0 slow, 1 fast, 2 signal) of symbol `s`: load, `_ema_fma_core`, store."""
+    c, seed, value, out = _ema_fma_core(state.count[row, s], state.seed[row, s], state.value[row, s], x, n, k)
+    state.count[row, s] = c
+    state.seed[row, s] = seed
+    state.value[row, s] = value
     return out
 
 
@@ -259,11 +276,11 @@ def macd_step(state, s, x):
     As in TA-Lib, the fast EMA is seeded with the mean of the `fast` inputs ending where the slow
     EMA's seed ends (bar `slow - 1`), not at bar `fast - 1`. Inputs must be finite.
     """
-    slow_v = _ema_fma_next(state.count[0], state.seed[0], state.value[0], s, x, state.slow, state.k_slow)
+    slow_v = _macd_ema(state, 0, s, x, state.slow, state.k_slow)
     fast_x = x if state.count[0, s] > state.slow - state.fast else np.nan
-    fast_v = _ema_fma_next(state.count[1], state.seed[1], state.value[1], s, fast_x, state.fast, state.k_fast)
+    fast_v = _macd_ema(state, 1, s, fast_x, state.fast, state.k_fast)
     m = fast_v - slow_v
-    sig = _ema_fma_next(state.count[2], state.seed[2], state.value[2], s, m, state.signal, state.k_signal)
+    sig = _macd_ema(state, 2, s, m, state.signal, state.k_signal)
     if np.isnan(sig):
         m = np.nan
     return m, sig, m - sig
@@ -273,7 +290,7 @@ def macd_step(state, s, x):
 def macd_update(state, sym, x, out):
     """Advance the symbols in `sym` (None = all, in row order); `out` is `(macd, signal, hist)`."""
     for i in range(x.shape[0]):
-        s = i if sym is None else sym[i]
+        s = row_index(sym, i)
         m, sig, h = macd_step(state, s, x[i])
         out[0][s] = m
         out[1][s] = sig
@@ -317,8 +334,9 @@ def mom_init(n_symbols: int, n: int = 10) -> MomState:
 
 @kernel
 def _mom_next(state, s, x, slot, c):
-    old = state.buf[slot, s]
-    state.buf[slot, s] = x
+    j = np.uint64(slot)  # unsigned, as `extrema.row_index`: no negative-index wraparound
+    old = state.buf[j, s]
+    state.buf[j, s] = x
     return x - old if c > state.n else np.nan
 
 
@@ -338,7 +356,7 @@ def mom_update(state, sym, x, out):
             out[s] = _mom_next(state, s, x[s], slot, c)
     else:
         for i in range(x.shape[0]):
-            s = i if sym is None else sym[i]
+            s = row_index(sym, i)
             out[s] = mom_step(state, s, x[i])
 
 
@@ -372,11 +390,11 @@ def roc_init(n_symbols: int, n: int = 10) -> RocState:
 
 @kernel
 def _roc_next(state, s, x, slot, c):
-    old = state.buf[slot, s]
-    state.buf[slot, s] = x
-    if c <= state.n:
-        return np.nan
-    return ((x / old) - 1.0) * 100.0 if old != 0.0 else 0.0
+    j = np.uint64(slot)  # unsigned, as `extrema.row_index`: no negative-index wraparound
+    old = state.buf[j, s]
+    state.buf[j, s] = x
+    roc = ((x / old) - 1.0) * 100.0 if old != 0.0 else 0.0
+    return roc if c > state.n else np.nan
 
 
 @kernel
@@ -395,7 +413,7 @@ def roc_update(state, sym, x, out):
             out[s] = _roc_next(state, s, x[s], slot, c)
     else:
         for i in range(x.shape[0]):
-            s = i if sym is None else sym[i]
+            s = row_index(sym, i)
             out[s] = roc_step(state, s, x[i])
 
 
@@ -416,11 +434,63 @@ def roc_batch(x, n: int = 10, out=None) -> np.ndarray:
 # --- STOCH --------------------------------------------------------------------------------------
 
 
+# The SMA smoothing stages of STOCH and STOCHRSI. Each keeps an `[m, n_symbols]` ring indexed by
+# the bar count (`_sma_slot`) and a compensated running sum.
+
+
+def _sma_ring_length(p: int) -> int:
+    """Ring length for SMA stages of windows up to `p`: the smallest power of two above `p`, so a
+    slot is a bit mask of the count rather than a remainder (a division per symbol and bar)."""
+    return 1 << p.bit_length()
+
+
+@kernel
+def _sma_slot(c, m):
+    """Ring slot of the `c`-th value in an SMA stage ring of power-of-two length `m` (any `c`: the
+    mask wraps negative counts too). Unsigned, which spares Numba's negative-index wraparound."""
+    return np.uint64((c - 1) & (m - 1))
+
+
+@kernel
+def _sma_stage_core(total, comp, x, old, c, start, p):
+    """One step of the compensated running sum behind an SMA(`p`) of a series whose first value
+    arrives at count `start`: `x` is added from then on, and `old` (the value `p` bars back)
+    dropped once the window is full. Returns `(total, comp)`; scalars only.
+    """
+    if c >= start:
+        total, comp = neumaier_add(total, comp, x)
+        if c - p >= start:
+            total, comp = neumaier_add(total, comp, -old)
+    return total, comp
+
+
+@kernel
+def _sma_stage_next(ring, total, comp, s, x, c, start, p):
+    """Symbol `s`'s SMA stage for its `c`-th value `x`; returns `sum / p` (meaningful from count
+    `start + p - 1` on). Loads, `_sma_stage_core`, stores."""
+    m = ring.shape[0]
+    t, e = _sma_stage_core(total[s], comp[s], x, ring[_sma_slot(c - p, m), s], c, start, p)
+    ring[_sma_slot(c, m), s] = x
+    total[s] = t
+    comp[s] = e
+    return (t + e) / p
+
+
+@kernel
+def _sma_stage_all(ring, total, comp, x, out, c, start, p):
+    """`_sma_stage_next` for every symbol in lockstep, `x[s]` in and `out[s]` out.
+
+    A loop of its own over a few arrays, so it vectorises (`x` and `out` must be distinct arrays).
+    """
+    for s in range(x.shape[0]):
+        out[s] = _sma_stage_next(ring, total, comp, s, x[s], c, start, p)
+
+
 class StochState(NamedTuple):
     fastk_period: int
     slowk_period: int
     slowd_period: int
-    m: int  # length of the SMA rings: max(slowk_period, slowd_period) + 1
+    m: int  # length of the SMA rings: a power of two > max(slowk_period, slowd_period)
     high: np.ndarray  # fastk_period-slot ring of highs, block-folded for the rolling max (extrema)
     head: np.ndarray
     count: np.ndarray
@@ -428,7 +498,7 @@ class StochState(NamedTuple):
     low: np.ndarray  # same for the rolling min of lows
     high_block: np.ndarray
     low_block: np.ndarray
-    fastk: np.ndarray  # [m, n_symbols] ring of fast %K, slot (count - 1) % m
+    fastk: np.ndarray  # [m, n_symbols] ring of fast %K, slot `_sma_slot(count, m)`
     slowk: np.ndarray  # [m, n_symbols] ring of slow %K
     k_total: np.ndarray
     k_comp: np.ndarray
@@ -442,7 +512,7 @@ def stoch_init(n_symbols: int, fastk_period: int = 5, slowk_period: int = 3,
     fk = check_period("fastk_period", fastk_period)
     sk = check_period("slowk_period", slowk_period)
     sd = check_period("slowd_period", slowd_period)
-    m = max(sk, sd) + 1
+    m = _sma_ring_length(max(sk, sd))
     z = _zeros
     return StochState(fk, sk, sd, m, *window_arrays(fk, n_symbols), _ring(fk, n_symbols),
                       _nans(n_symbols), _nans(n_symbols), _ring(m, n_symbols), _ring(m, n_symbols),
@@ -462,32 +532,28 @@ def _stoch_fast_k(state, s, high, low, close, slot, c):
 def _stoch_smooth(state, s, k, c):
     """slowk = SMA(fast %K, slowk_period), slowd = SMA(slowk, slowd_period), NaN until both are set.
 
-    The SMA rings are indexed by the bar count; fast %K exists from count `fastk_period` on and
-    slowk from `fastk_period + slowk_period - 1` on.
+    Fast %K exists from count `fastk_period` on and slowk from `fastk_period + slowk_period - 1` on.
     """
-    fk, sk, sd, m = state.fastk_period, state.slowk_period, state.slowd_period, state.m
-    j = (c - 1) % m
-    k_old = state.fastk[slot_ago(j, sk, m), s]
-    state.fastk[j, s] = k
-    kt, ke = state.k_total[s], state.k_comp[s]
-    if c >= fk:
-        kt, ke = neumaier_add(kt, ke, k)
-        if c - sk >= fk:
-            kt, ke = neumaier_add(kt, ke, -k_old)
-    state.k_total[s], state.k_comp[s] = kt, ke
-    start_k = fk + sk - 1
-    slowk = (kt + ke) / sk
-    d_old = state.slowk[slot_ago(j, sd, m), s]
-    state.slowk[j, s] = slowk
-    dt, de = state.d_total[s], state.d_comp[s]
-    if c >= start_k:
-        dt, de = neumaier_add(dt, de, slowk)
-        if c - sd >= start_k:
-            dt, de = neumaier_add(dt, de, -d_old)
-    state.d_total[s], state.d_comp[s] = dt, de
-    if c < start_k + sd - 1:
-        return np.nan, np.nan
-    return slowk, (dt + de) / sd
+    fk, sk, sd = state.fastk_period, state.slowk_period, state.slowd_period
+    slowk = _sma_stage_next(state.fastk, state.k_total, state.k_comp, s, k, c, fk, sk)
+    slowd = _sma_stage_next(state.slowk, state.d_total, state.d_comp, s, slowk, c, fk + sk - 1, sd)
+    ready = c >= fk + sk + sd - 2
+    return (slowk if ready else np.nan), (slowd if ready else np.nan)
+
+
+@kernel
+def _stoch_all(state, high, low, close, slowk, slowd, slot, c):
+    """Lockstep STOCH in three vectorised passes: fast %K of every symbol (parked in `slowd`), then
+    each SMA stage over all symbols. One loop doing all of it touched too many arrays to vectorise.
+    """
+    fk, sk, sd = state.fastk_period, state.slowk_period, state.slowd_period
+    for s in range(high.shape[0]):
+        slowd[s] = _stoch_fast_k(state, s, high[s], low[s], close[s], slot, c)
+    _sma_stage_all(state.fastk, state.k_total, state.k_comp, slowd, slowk, c, fk, sk)
+    _sma_stage_all(state.slowk, state.d_total, state.d_comp, slowk, slowd, c, fk + sk - 1, sd)
+    if c < fk + sk + sd - 2:
+        slowk[:] = np.nan
+        slowd[:] = np.nan
 
 
 @kernel
@@ -508,19 +574,23 @@ def stoch_step(state, s, high, low, close):
 @kernel
 def stoch_update(state, sym, high, low, close, out):
     """Advance the symbols in `sym` (None = all, in row order); `out` is `(slowk, slowd)`."""
+    fk = state.fastk_period
+    high_buf, low_buf = state.high, state.low
     if sym is None and state.lock[0]:
-        fk = state.fastk_period
         slot, c = ring_advance_all(state.head, state.count, fk)
-        for s in range(high.shape[0]):
-            k = _stoch_fast_k(state, s, high[s], low[s], close[s], slot, c)
-            out[0][s], out[1][s] = _stoch_smooth(state, s, k, c)
+        _stoch_all(state, high, low, close, out[0], out[1], slot, c)
         if slot == fk - 1:
-            window_extreme_fold_all(state.high, fk, True)
-            window_extreme_fold_all(state.low, fk, False)
+            window_extreme_fold_all(high_buf, fk, True)
+            window_extreme_fold_all(low_buf, fk, False)
     else:
         for i in range(high.shape[0]):
-            s = i if sym is None else sym[i]
-            out[0][s], out[1][s] = stoch_step(state, s, high[i], low[i], close[i])
+            s = row_index(sym, i)
+            slot, c = ring_advance(state.head, state.count, state.lock, s, fk)
+            k = _stoch_fast_k(state, s, high[i], low[i], close[i], slot, c)
+            out[0][s], out[1][s] = _stoch_smooth(state, s, k, c)
+            if slot == fk - 1:
+                window_extreme_fold(high_buf, s, fk, True)
+                window_extreme_fold(low_buf, s, fk, False)
 
 
 @kernel
@@ -550,7 +620,7 @@ class StochRsiState(NamedTuple):
     n: int
     fastk_period: int
     fastd_period: int
-    m: int  # length of the %K ring: fastd_period + 1
+    m: int  # length of the %K ring: a power of two > fastd_period
     rsi_high: np.ndarray  # fastk_period-slot ring of RSI values, block-folded for the rolling max
     head: np.ndarray
     count: np.ndarray
@@ -558,7 +628,7 @@ class StochRsiState(NamedTuple):
     rsi_low: np.ndarray  # the same values, folded for the rolling min
     high_block: np.ndarray
     low_block: np.ndarray
-    fastk: np.ndarray  # [m, n_symbols] ring of fast %K, slot (count - 1) % m
+    fastk: np.ndarray  # [m, n_symbols] ring of fast %K, slot `_sma_slot(count, m)`
     prev: np.ndarray
     gain: np.ndarray
     loss: np.ndarray
@@ -571,7 +641,7 @@ def stochrsi_init(n_symbols: int, n: int = 14, fastk_period: int = 5, fastd_peri
     n = check_period("n", n, 2)
     fk = check_period("fastk_period", fastk_period)
     fd = check_period("fastd_period", fastd_period)
-    m = fd + 1
+    m = _sma_ring_length(fd)
     z = _zeros
     return StochRsiState(n, fk, fd, m, *window_arrays(fk, n_symbols), _ring(fk, n_symbols),
                          _nans(n_symbols), _nans(n_symbols), _ring(m, n_symbols),
@@ -595,20 +665,24 @@ def _stochrsi_fast_k(state, s, x, slot, c):
 @kernel
 def _stochrsi_smooth(state, s, k, c):
     """`(fastk, fastd = SMA(fastk, fastd_period))`, NaN until both are set (count n + fk + fd - 1)."""
-    fd, m = state.fastd_period, state.m
+    fd = state.fastd_period
     start_k = state.n + state.fastk_period
-    j = (c - 1) % m
-    k_old = state.fastk[slot_ago(j, fd, m), s]
-    state.fastk[j, s] = k
-    kt, ke = state.k_total[s], state.k_comp[s]
-    if c >= start_k:
-        kt, ke = neumaier_add(kt, ke, k)
-        if c - fd >= start_k:
-            kt, ke = neumaier_add(kt, ke, -k_old)
-    state.k_total[s], state.k_comp[s] = kt, ke
+    fastd = _sma_stage_next(state.fastk, state.k_total, state.k_comp, s, k, c, start_k, fd)
+    ready = c >= start_k + fd - 1
+    return (k if ready else np.nan), (fastd if ready else np.nan)
+
+
+@kernel
+def _stochrsi_all(state, x, fastk, fastd, slot, c):
+    """Lockstep STOCHRSI in two vectorised passes: fast %K of every symbol, then its SMA stage."""
+    fd = state.fastd_period
+    start_k = state.n + state.fastk_period
+    for s in range(x.shape[0]):
+        fastk[s] = _stochrsi_fast_k(state, s, x[s], slot, c)
+    _sma_stage_all(state.fastk, state.k_total, state.k_comp, fastk, fastd, c, start_k, fd)
     if c < start_k + fd - 1:
-        return np.nan, np.nan
-    return k, (kt + ke) / fd
+        fastk[:] = np.nan
+        fastd[:] = np.nan
 
 
 @kernel
@@ -629,19 +703,23 @@ def stochrsi_step(state, s, x):
 @kernel
 def stochrsi_update(state, sym, x, out):
     """Advance the symbols in `sym` (None = all, in row order); `out` is `(fastk, fastd)`."""
+    fk = state.fastk_period
+    high_buf, low_buf = state.rsi_high, state.rsi_low
     if sym is None and state.lock[0]:
-        fk = state.fastk_period
         slot, c = ring_advance_all(state.head, state.count, fk)
-        for s in range(x.shape[0]):
-            k = _stochrsi_fast_k(state, s, x[s], slot, c)
-            out[0][s], out[1][s] = _stochrsi_smooth(state, s, k, c)
+        _stochrsi_all(state, x, out[0], out[1], slot, c)
         if slot == fk - 1:
-            window_extreme_fold_all(state.rsi_high, fk, True)
-            window_extreme_fold_all(state.rsi_low, fk, False)
+            window_extreme_fold_all(high_buf, fk, True)
+            window_extreme_fold_all(low_buf, fk, False)
     else:
         for i in range(x.shape[0]):
-            s = i if sym is None else sym[i]
-            out[0][s], out[1][s] = stochrsi_step(state, s, x[i])
+            s = row_index(sym, i)
+            slot, c = ring_advance(state.head, state.count, state.lock, s, fk)
+            k = _stochrsi_fast_k(state, s, x[i], slot, c)
+            out[0][s], out[1][s] = _stochrsi_smooth(state, s, k, c)
+            if slot == fk - 1:
+                window_extreme_fold(high_buf, s, fk, True)
+                window_extreme_fold(low_buf, s, fk, False)
 
 
 @kernel
@@ -716,18 +794,23 @@ def willr_step(state, s, high, low, close):
 @kernel
 def willr_update(state, sym, high, low, close, out):
     """Advance the symbols in `sym` (None = all, in row order); see the module docstring."""
+    n = state.n
+    high_buf, low_buf = state.high, state.low
     if sym is None and state.lock[0]:
-        n = state.n
         slot, c = ring_advance_all(state.head, state.count, n)
         for s in range(high.shape[0]):
             out[s] = _willr_next(state, s, high[s], low[s], close[s], slot, c)
         if slot == n - 1:
-            window_extreme_fold_all(state.high, n, True)
-            window_extreme_fold_all(state.low, n, False)
+            window_extreme_fold_all(high_buf, n, True)
+            window_extreme_fold_all(low_buf, n, False)
     else:
         for i in range(high.shape[0]):
-            s = i if sym is None else sym[i]
-            out[s] = willr_step(state, s, high[i], low[i], close[i])
+            s = row_index(sym, i)
+            slot, c = ring_advance(state.head, state.count, state.lock, s, n)
+            out[s] = _willr_next(state, s, high[i], low[i], close[i], slot, c)
+            if slot == n - 1:
+                window_extreme_fold(high_buf, s, n, True)
+                window_extreme_fold(low_buf, s, n, False)
 
 
 @kernel
@@ -762,42 +845,97 @@ def cci_init(n_symbols: int, n: int = 14) -> CciState:
     return CciState(n, *window_arrays(n, n_symbols))
 
 
+_CCI_BLOCK = 256  # symbols per block of the lockstep path: a block of the ring stays in L1/L2
+
+
 @kernel
-def _cci_window(state, s):
+def _cci_window(buf, s, n):
     """Mean and mean absolute deviation of symbol `s`'s window of typical prices.
 
     The deviation needs the whole window anyway, so the mean is re-summed each bar (no drift), in
     ring-slot order, which is TA-Lib's circular-buffer order: the results are TA-Lib's to the bit.
     In the warm-up the ring still holds NaN and so do these; they are not used.
     """
-    n = state.n
     total = 0.0
     for j in range(n):
-        total += state.buf[j, s]
+        total += buf[j, s]
     mean = total / n
     dev = 0.0
     for j in range(n):
-        dev += abs(state.buf[j, s] - mean)
+        dev += abs(buf[j, s] - mean)
     return mean, dev / n
 
 
 @kernel
-def _cci_push(state, s, high, low, close, slot):
+def _cci_push(buf, s, high, low, close, slot):
     """Write the bar's typical price into symbol `s`'s ring and return it."""
     tp = (high + low + close) / 3.0
-    state.buf[slot, s] = tp
+    buf[slot, s] = tp
     return tp
 
 
 @kernel
 def _cci_value(tp, mean, dev, c, n):
-    if c < n:
-        return np.nan
+    """CCI of the bar from its typical price and its window's mean and mean deviation; TA-Lib's zero
+    rule for a flat window. Straight-line, so the lockstep loop vectorises."""
     num = tp - mean
     scale = abs(mean)
-    if is_zero_scaled(num, scale) or is_zero_scaled(dev, scale):
-        return 0.0
-    return num / (0.015 * dev)
+    flat = is_zero_scaled(num, scale) | is_zero_scaled(dev, scale)
+    v = 0.0 if flat else num / (0.015 * dev)
+    return np.nan if c < n else v
+
+
+@kernel
+def _cci_all(buf, slot, c, n, out):
+    """Lockstep CCI of every symbol once the bar is pushed: `_cci_window` and `_cci_value` run over
+    blocks of symbols row by row (vectorised) instead of one symbol's column at a time.
+
+    Each symbol's sums keep their order, so the results are the same to the bit. Column by column,
+    every symbol waited on two chains of `n` dependent additions (336 µs per call at 10,000 symbols).
+    Columns are unsigned offsets, which spares Numba's negative-index wraparound (2.5x faster).
+    """
+    n_symbols = out.shape[0]
+    mean = np.empty(_CCI_BLOCK)
+    dev = np.empty(_CCI_BLOCK)
+    for start in range(0, n_symbols, _CCI_BLOCK):
+        first = np.uint64(start)
+        m = np.uint64(min(_CCI_BLOCK, n_symbols - start))
+        for b in range(m):
+            mean[b] = 0.0
+            dev[b] = 0.0
+        for j in range(n):
+            for b in range(m):
+                mean[b] += buf[j, first + b]
+        for b in range(m):
+            mean[b] /= n
+        for j in range(n):
+            for b in range(m):
+                dev[b] += abs(buf[j, first + b] - mean[b])
+        for b in range(m):
+            s = first + b
+            out[s] = _cci_value(buf[slot, s], mean[b], dev[b] / n, c, n)
+
+
+@kernel
+def _cci_columns(buf, head, count, sym, n, out):
+    """CCI of the symbols in `sym` (None = all) from their windows as they stand, one column each.
+
+    A loop of its own, after the bars are pushed, with `_cci_window`'s loops written out (LLVM
+    keeps that call, unrolled, out of line): kept small, the processor overlaps one symbol's
+    chains of dependent additions with the next symbol's (1.3x faster than either a call per
+    symbol or pushing in the same loop). A symbol listed twice gets its final window's value at
+    both places, which `cci_step` would have written last.
+    """
+    for i in range(out.shape[0] if sym is None else sym.shape[0]):
+        s = row_index(sym, i)
+        total = 0.0
+        for j in range(n):
+            total += buf[j, s]
+        mean = total / n
+        dev = 0.0
+        for j in range(n):
+            dev += abs(buf[j, s] - mean)
+        out[s] = _cci_value(buf[slot_ago(head[s], 1, n), s], mean, dev / n, count[s], n)
 
 
 @kernel
@@ -805,25 +943,30 @@ def cci_step(state, s, high, low, close):
     """Commodity channel index; reference: TA-Lib CCI. Inputs must be finite."""
     n = state.n
     slot, c = ring_advance(state.head, state.count, state.lock, s, n)
-    tp = _cci_push(state, s, high, low, close, slot)
-    mean, dev = _cci_window(state, s)
+    tp = _cci_push(state.buf, s, high, low, close, slot)
+    mean, dev = _cci_window(state.buf, s, n)
     return _cci_value(tp, mean, dev, c, n)
 
 
 @kernel
 def cci_update(state, sym, high, low, close, out):
-    """Advance the symbols in `sym` (None = all, in row order); see the module docstring."""
+    """Advance the symbols in `sym` (None = all, in row order); see the module docstring.
+
+    Every bar is pushed first, then the outputs are computed from the windows.
+    """
+    n = state.n
+    buf = state.buf
     if sym is None and state.lock[0]:
-        n = state.n
         slot, c = ring_advance_all(state.head, state.count, n)
         for s in range(high.shape[0]):
-            tp = _cci_push(state, s, high[s], low[s], close[s], slot)
-            mean, dev = _cci_window(state, s)
-            out[s] = _cci_value(tp, mean, dev, c, n)
+            _cci_push(buf, s, high[s], low[s], close[s], slot)
+        _cci_all(buf, slot, c, n, out)
     else:
         for i in range(high.shape[0]):
-            s = i if sym is None else sym[i]
-            out[s] = cci_step(state, s, high[i], low[i], close[i])
+            s = row_index(sym, i)
+            slot, c = ring_advance(state.head, state.count, state.lock, s, n)
+            _cci_push(buf, s, high[i], low[i], close[i], slot)
+        _cci_columns(buf, state.head, state.count, sym, n, out)
 
 
 @kernel
@@ -881,8 +1024,8 @@ def _mfi_next(state, s, high, low, close, volume, slot, c):
     d = tp - prev
     # TA-Lib: a move within ~90 ulp of the two typical prices is no move; a flat bar has no flow.
     mf = 0.0 if c == 1 or is_zero_scaled(d, abs(tp) + abs(prev)) else tp * volume
-    pf = 0.0 if d < 0.0 else mf
     nf = mf if d < 0.0 else 0.0
+    pf = mf - nf  # mf or exactly 0: no second branch on the direction (mispredicted half the time)
     if c > n:
         p, pe = neumaier_add(p, pe, -old_pos)
         q, qe = neumaier_add(q, qe, -old_neg)
@@ -930,7 +1073,7 @@ def mfi_update(state, sym, high, low, close, volume, out):
             out[s] = _mfi_next(state, s, high[s], low[s], close[s], volume[s], slot, c)
     else:
         for i in range(high.shape[0]):
-            s = i if sym is None else sym[i]
+            s = row_index(sym, i)
             out[s] = mfi_step(state, s, high[i], low[i], close[i], volume[i])
 
 
