@@ -25,7 +25,7 @@ stages keep their own rings, indexed by the bar count.
 
 Performance (the rule in `ma.py`; times per `_update` call at 10,000 symbols):
 
-- Per-symbol code loads the symbol's state, computes on scalars (`rsi_core`, `_ema_fma_core`,
+- Per-symbol code loads the symbol's state, computes on scalars (`rsi_core`, `_macd_ema_core`,
   `_sma_stage_core`) and stores, with no branch on the data: RSI's and MFI's branches on the
   direction of the move were mispredicted half the time (RSI 119 -> 25 µs, MFI 1.7x).
 - The per-symbol `_update` loops inline that code instead of calling `<ind>_step`: LLVM kept a
@@ -40,15 +40,13 @@ Performance (the rule in `ma.py`; times per `_update` call at 10,000 symbols):
 from typing import NamedTuple
 
 import numpy as np
-from numba import types
-from numba.extending import intrinsic
 
 from ._jit import kernel
 from ._shape import run_rows
 from ._sums import neumaier_add
 from .catalog import KernelSpec
 from .extrema import row_index, window_extreme_fold, window_extreme_fold_all, window_extreme_next
-from .ma import check_period
+from .ma import check_period, ema_core
 from .ring import ring_advance, ring_advance_all, ring_arrays, slot_ago, window_arrays
 
 __all__ = [
@@ -81,24 +79,6 @@ def _nans(n_symbols: int) -> np.ndarray:
 def _ring(m: int, n_symbols: int) -> np.ndarray:
     """An extra NaN-filled `[m, n_symbols]` buffer sharing a kernel's ring slots."""
     return ring_arrays(m, n_symbols)[0]
-
-
-@intrinsic
-def fma(typingctx, a, b, c):
-    """`a * b + c` with a single rounding (LLVM's `llvm.fma`: one instruction where the CPU has it).
-
-    TA-Lib 0.8 runs its EMA recursion as `fma(x - prev, k, prev)`; MACD uses it to match TA-Lib
-    bit for bit. Arguments must be float64.
-    """
-    sig = types.float64(types.float64, types.float64, types.float64)
-
-    def codegen(context, builder, signature, args):
-        double = args[0].type
-        fnty = type(builder.function.function_type)(double, [double, double, double])  # llvmlite FunctionType
-        fn = builder.module.declare_intrinsic("llvm.fma", [double], fnty)
-        return builder.call(fn, args)
-
-    return sig, codegen
 
 
 # --- TA-Lib's zero rules -------------------------------------------------------------------------
@@ -241,28 +221,24 @@ def macd_init(n_symbols: int, fast: int = 12, slow: int = 26, signal: int = 9) -
 
 
 @kernel
-def _ema_fma_core(c, seed, value, x, n, k):
-    """`ma.ema_core` with TA-Lib 0.8's fused recursion `fma(x - prev, k, prev)` → `(c, seed, value,
-    output)`; a NaN input (an upstream warm-up) leaves the EMA and its count untouched.
+def _macd_ema_core(c, seed, value, x, n, k):
+    """`ma.ema_core` (TA-Lib 0.8's fused rounding) → `(c, seed, value, output)`, except that a NaN
+    input (an upstream warm-up) leaves the EMA and its count untouched.
 
-    The MACD line and histogram are differences of nearly equal EMAs, so the last-bit difference
-    between `(x - prev) * k + prev` and the fused form would show there; with it they are TA-Lib's.
+    The MACD line and histogram are differences of nearly equal EMAs, so they would show any
+    last-bit difference from TA-Lib; with the fused recursion they are TA-Lib's.
     """
-    out = np.nan
-    if not np.isnan(x):
-        c += 1
-        if c < n:
-            seed += x
-        else:
-            value = (seed + x) / n if c == n else fma(x - value, k, value)
-            out = value
-    return c, seed, value, out
+    if np.isnan(x):
+        return c, seed, value, np.nan
+    seed, value, out = ema_core(c + 1, seed, value, x, n, k)
+    return c + 1, seed, value, out
 
 
 @kernel
 def _macd_ema(state, row, s, x, n, k):
-    """Advance EMA `row` (0 slow, 1 fast, 2 signal) of symbol `s`: load, `_ema_fma_core`, store."""
-    c, seed, value, out = _ema_fma_core(state.count[row, s], state.seed[row, s], state.value[row, s], x, n, k)
+    """Advance EMA `row` (0 slow, 1 fast, 2 signal) of symbol `s`: load, `_macd_ema_core`, store."""
+    count, seed, value = state.count[row, s], state.seed[row, s], state.value[row, s]
+    c, seed, value, out = _macd_ema_core(count, seed, value, x, n, k)
     state.count[row, s] = c
     state.seed[row, s] = seed
     state.value[row, s] = value

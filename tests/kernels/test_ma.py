@@ -115,3 +115,16 @@ def test_ema_family_equals_talib_bit_for_bit(name):
     ours, theirs = TALIB_EQUIVALENTS[name]
     x = random_walk(2_000, seed=17, start=5.0, step=3.0)
     assert_matches(ours(x, 15), theirs(x, timeperiod=15), rtol=0.0, name=name)
+
+
+def test_fma_rounds_once():
+    import numba
+
+    from sqfast.kernels._fma import fma
+
+    @numba.njit
+    def fused(a, b, c):
+        return fma(a, b, c)
+
+    assert fused(0.1, 10.0, -1.0) == 5.551115123125783e-17  # exact 0.1*10 - 1; unfused it is 0.0
+    assert 0.1 * 10.0 - 1.0 == 0.0

@@ -1,6 +1,5 @@
 """Momentum kernels against TA-Lib: batch (1-D and 2-D), `out=`, step, sparse updates, zero rules."""
 
-import numba
 import numpy as np
 import pytest
 import talib
@@ -120,15 +119,6 @@ def test_bit_exact_where_talib_has_no_running_sum(name, params):
     ref, _ = REFERENCES[name]
     for a, e in zip(as_tuple(run_batch(name, d, params)), as_tuple(ref(d, **params)), strict=True):
         assert_matches(a, e, rtol=0.0)
-
-
-def test_fma_is_fused():
-    @numba.njit
-    def f(a, b, c):
-        return mo.fma(a, b, c)
-
-    assert f(0.1, 10.0, -1.0) == 5.551115123125783e-17  # exact 0.1*10 - 1; unfused it is 0.0
-    assert 0.1 * 10.0 - 1.0 == 0.0
 
 
 def test_close_outside_its_bar_like_talib():
