@@ -94,7 +94,7 @@ def crossover_step(state, s, a, b):
     either bar gives False, and so does the first bar.
     """
     pa, pb = _advance(state, s, a, b)
-    return pa < pb and a > b
+    return (pa < pb) & (a > b)
 
 
 @kernel
@@ -130,7 +130,7 @@ def crossunder_init(n_symbols: int) -> CrossState:
 def crossunder_step(state, s, a, b):
     """True iff `a` just crossed strictly below `b`; reference: `backtesting.lib.crossover(b, a)`."""
     pa, pb = _advance(state, s, a, b)
-    return pb < pa and b > a
+    return (pb < pa) & (b > a)
 
 
 @kernel
@@ -165,7 +165,7 @@ def cross_init(n_symbols: int) -> CrossState:
 def cross_step(state, s, a, b):
     """True iff `a` and `b` just crossed either way; reference: `backtesting.lib.cross(a, b)`."""
     pa, pb = _advance(state, s, a, b)
-    return (pa < pb and a > b) or (pb < pa and b > a)
+    return ((pa < pb) & (a > b)) | ((pb < pa) & (b > a))
 
 
 @kernel
