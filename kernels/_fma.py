@@ -5,7 +5,6 @@ rounding makes sqfast's EMA family equal TA-Lib bit for bit, which matters where
 compares two nearly equal averages. This is exact arithmetic, not `fastmath`.
 """
 
-from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
@@ -19,8 +18,10 @@ def fma(typingctx, a, b, c):
     sig = types.float64(types.float64, types.float64, types.float64)
 
     def codegen(context, builder, signature, args):
-        double = ir.DoubleType()
-        fn = builder.module.declare_intrinsic("llvm.fma", [double], ir.FunctionType(double, [double] * 3))
+        double = args[0].type
+        function_type = type(builder.function.function_type)  # LLVM types come from the builder,
+        fn = builder.module.declare_intrinsic(  # so kernels/ never imports llvmlite itself
+            "llvm.fma", [double], function_type(double, [double] * 3))
         return builder.call(fn, args)
 
     return sig, codegen

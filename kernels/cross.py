@@ -17,6 +17,7 @@ import numpy as np
 from ._jit import kernel
 from ._shape import run_rows
 from .catalog import KernelSpec
+from .ring import row_index
 
 __all__ = [
     "BarssinceState", "CrossState",
@@ -102,7 +103,7 @@ def crossover_update(state, sym, a, b, out):
     """Advance the symbols in `sym` (None = all, in row order); `a` or `b` may be a number."""
     m = _rows_in(sym, a, b)
     for i in range(m):
-        s = i if sym is None else sym[i]
+        s = row_index(sym, i)
         out[s] = crossover_step(state, s, _at(a, i), _at(b, i))
 
 
@@ -138,7 +139,7 @@ def crossunder_update(state, sym, a, b, out):
     """Advance the symbols in `sym` (None = all, in row order); `a` or `b` may be a number."""
     m = _rows_in(sym, a, b)
     for i in range(m):
-        s = i if sym is None else sym[i]
+        s = row_index(sym, i)
         out[s] = crossunder_step(state, s, _at(a, i), _at(b, i))
 
 
@@ -173,7 +174,7 @@ def cross_update(state, sym, a, b, out):
     """Advance the symbols in `sym` (None = all, in row order); `a` or `b` may be a number."""
     m = _rows_in(sym, a, b)
     for i in range(m):
-        s = i if sym is None else sym[i]
+        s = row_index(sym, i)
         out[s] = cross_step(state, s, _at(a, i), _at(b, i))
 
 
@@ -224,7 +225,7 @@ def barssince_step(state, s, cond):
 def barssince_update(state, sym, cond, out):
     """Advance the symbols in `sym` (None = all, in row order); see the module docstring."""
     for i in range(cond.shape[0]):
-        s = i if sym is None else sym[i]
+        s = row_index(sym, i)
         out[s] = barssince_step(state, s, cond[i])
 
 

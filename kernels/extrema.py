@@ -32,7 +32,7 @@ from ._jit import kernel
 from ._shape import run_rows
 from .catalog import KernelSpec
 from .ma import check_period
-from .ring import ring_advance, ring_advance_all, ring_arrays, window_arrays
+from .ring import ring_advance, ring_advance_all, ring_arrays, row_index, window_arrays
 
 __all__ = [
     "DonchianState", "ExtremeState",
@@ -51,16 +51,6 @@ def _nans(n_symbols: int) -> np.ndarray:
 def _pick(a, b, upper):
     """The larger (`upper`) or the smaller of `a` and `b`."""
     return max(a, b) if upper else min(a, b)
-
-
-@kernel
-def row_index(sym, i):
-    """Row of the `i`-th update: `i` when `sym` is None, else `sym[i]` as an unsigned index.
-
-    Rows are never negative; an unsigned index says so and spares every array access with it
-    Numba's negative-index wraparound, about half the per-symbol cost of a ring kernel.
-    """
-    return np.uint64(i if sym is None else sym[i])
 
 
 @kernel

@@ -31,7 +31,7 @@ from ._jit import kernel
 from ._shape import run_rows
 from ._sums import neumaier_add
 from .catalog import KernelSpec
-from .ring import ring_advance, ring_advance_all, slot_ago, window_arrays
+from .ring import ring_advance, ring_advance_all, row_index, slot_ago, window_arrays
 
 __all__ = [
     "ChainedEmaState", "EmaState", "KamaState", "RmaState", "SmaState", "WmaState",
@@ -108,7 +108,7 @@ def sma_update(state, sym, x, out):
             out[s] = _sma_next(state, s, x[s], slot, c)
     else:
         for i in range(x.shape[0]):
-            s = i if sym is None else sym[i]
+            s = row_index(sym, i)
             out[s] = sma_step(state, s, x[i])
 
 
@@ -181,7 +181,7 @@ def ema_step(state, s, x):
 def ema_update(state, sym, x, out):
     """Advance the symbols in `sym` (None = all, in row order); see the module docstring."""
     for i in range(x.shape[0]):
-        s = i if sym is None else sym[i]
+        s = row_index(sym, i)
         out[s] = ema_step(state, s, x[i])
 
 
@@ -252,7 +252,7 @@ def rma_step(state, s, x):
 def rma_update(state, sym, x, out):
     """Advance the symbols in `sym` (None = all, in row order); see the module docstring."""
     for i in range(x.shape[0]):
-        s = i if sym is None else sym[i]
+        s = row_index(sym, i)
         out[s] = rma_step(state, s, x[i])
 
 
@@ -329,7 +329,7 @@ def wma_update(state, sym, x, out):
             out[s] = _wma_next(state, s, x[s], slot, c)
     else:
         for i in range(x.shape[0]):
-            s = i if sym is None else sym[i]
+            s = row_index(sym, i)
             out[s] = wma_step(state, s, x[i])
 
 
@@ -393,7 +393,7 @@ def dema_step(state, s, x):
 def dema_update(state, sym, x, out):
     """Advance the symbols in `sym` (None = all, in row order); see the module docstring."""
     for i in range(x.shape[0]):
-        s = i if sym is None else sym[i]
+        s = row_index(sym, i)
         out[s] = dema_step(state, s, x[i])
 
 
@@ -429,7 +429,7 @@ def tema_step(state, s, x):
 def tema_update(state, sym, x, out):
     """Advance the symbols in `sym` (None = all, in row order); see the module docstring."""
     for i in range(x.shape[0]):
-        s = i if sym is None else sym[i]
+        s = row_index(sym, i)
         out[s] = tema_step(state, s, x[i])
 
 
@@ -528,7 +528,7 @@ def kama_update(state, sym, x, out):
             out[s] = _kama_next(state, s, x[s], slot, c)
     else:
         for i in range(x.shape[0]):
-            s = i if sym is None else sym[i]
+            s = row_index(sym, i)
             out[s] = kama_step(state, s, x[i])
 
 

@@ -45,9 +45,9 @@ from ._jit import kernel
 from ._shape import run_rows
 from ._sums import neumaier_add
 from .catalog import KernelSpec
-from .extrema import row_index, window_extreme_fold, window_extreme_fold_all, window_extreme_next
+from .extrema import window_extreme_fold, window_extreme_fold_all, window_extreme_next
 from .ma import check_period, ema_core
-from .ring import ring_advance, ring_advance_all, ring_arrays, slot_ago, window_arrays
+from .ring import ring_advance, ring_advance_all, ring_arrays, row_index, slot_ago, window_arrays
 
 __all__ = [
     "CciState", "MacdState", "MfiState", "MomState", "RocState", "RsiState", "StochRsiState", "StochState",

@@ -124,3 +124,13 @@ def slot_ago(slot, k, n):
     """Index of the value written `k` pushes before the one at `slot`, in a ring of length `n`."""
     i = slot - k
     return i + n if i < 0 else i
+
+
+@kernel
+def row_index(sym, i):
+    """Row of the `i`-th update: `i` when `sym` is None, else `sym[i]` as an unsigned index.
+
+    Rows are never negative; an unsigned index says so and spares every array access with it
+    Numba's negative-index wraparound, about half the per-symbol cost of a ring kernel.
+    """
+    return np.uint64(i if sym is None else sym[i])

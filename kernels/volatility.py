@@ -31,7 +31,7 @@ from ._jit import kernel
 from ._shape import run_rows
 from .catalog import KernelSpec
 from .ma import check_period, wilder_core
-from .ring import ring_advance, ring_advance_all, window_arrays
+from .ring import ring_advance, ring_advance_all, row_index, window_arrays
 
 __all__ = [
     "AdxState", "AtrState", "BbandsState", "StddevState", "TrangeState", "VarState",
@@ -111,7 +111,7 @@ def trange_step(state, s, high, low, close):
 def trange_update(state, sym, high, low, close, out):
     """Advance the symbols in `sym` (None = all, in row order); see the module docstring."""
     for i in range(high.shape[0]):
-        s = i if sym is None else sym[i]
+        s = row_index(sym, i)
         out[s] = trange_step(state, s, high[i], low[i], close[i])
 
 
@@ -182,7 +182,7 @@ def atr_step(state, s, high, low, close):
 def atr_update(state, sym, high, low, close, out):
     """Advance the symbols in `sym` (None = all, in row order); see the module docstring."""
     for i in range(high.shape[0]):
-        s = i if sym is None else sym[i]
+        s = row_index(sym, i)
         out[s] = atr_step(state, s, high[i], low[i], close[i])
 
 
@@ -229,7 +229,7 @@ def natr_step(state, s, high, low, close):
 def natr_update(state, sym, high, low, close, out):
     """Advance the symbols in `sym` (None = all, in row order); see the module docstring."""
     for i in range(high.shape[0]):
-        s = i if sym is None else sym[i]
+        s = row_index(sym, i)
         out[s] = natr_step(state, s, high[i], low[i], close[i])
 
 
@@ -411,7 +411,7 @@ def adx_update(state, sym, high, low, close, out):
         _adx_steady_all(state, high, low, close, out_adx, out_plus, out_minus)
     else:
         for i in range(high.shape[0]):
-            s = i if sym is None else sym[i]
+            s = row_index(sym, i)
             out_adx[s], out_plus[s], out_minus[s] = adx_step(state, s, high[i], low[i], close[i])
 
 
@@ -684,7 +684,7 @@ def var_update(state, sym, x, out):
     else:
         head, count, lock = state.head, state.count, state.lock
         for i in range(x.shape[0]):  # var_step, with the state's arrays taken out once
-            s = i if sym is None else sym[i]
+            s = row_index(sym, i)
             slot, c = ring_advance(head, count, lock, s, n)
             if c == 1:
                 shift[s] = x[i]
@@ -749,7 +749,7 @@ def stddev_update(state, sym, x, out):
     else:
         head, count, lock = state.head, state.count, state.lock
         for i in range(x.shape[0]):  # stddev_step, with the state's arrays taken out once
-            s = i if sym is None else sym[i]
+            s = row_index(sym, i)
             slot, c = ring_advance(head, count, lock, s, n)
             if c == 1:
                 shift[s] = x[i]
@@ -822,7 +822,7 @@ def bbands_update(state, sym, x, out):
     else:
         head, count, lock = state.head, state.count, state.lock
         for i in range(x.shape[0]):  # bbands_step, with the state's arrays taken out once
-            s = i if sym is None else sym[i]
+            s = row_index(sym, i)
             slot, c = ring_advance(head, count, lock, s, n)
             if c == 1:
                 shift[s] = x[i]

@@ -16,7 +16,7 @@ from ._shape import run_rows
 from ._sums import neumaier_add
 from .catalog import KernelSpec
 from .ma import check_period
-from .ring import ring_advance, ring_advance_all, ring_arrays, window_arrays
+from .ring import ring_advance, ring_advance_all, ring_arrays, row_index, window_arrays
 
 __all__ = [
     "AdState", "ObvState", "VwapState",
@@ -64,7 +64,7 @@ def obv_step(state, s, close, volume):
 def obv_update(state, sym, close, volume, out):
     """Advance the symbols in `sym` (None = all, in row order); see the module docstring."""
     for i in range(close.shape[0]):
-        s = i if sym is None else sym[i]
+        s = row_index(sym, i)
         out[s] = obv_step(state, s, close[i], volume[i])
 
 
@@ -112,7 +112,7 @@ def ad_step(state, s, high, low, close, volume):
 def ad_update(state, sym, high, low, close, volume, out):
     """Advance the symbols in `sym` (None = all, in row order); see the module docstring."""
     for i in range(close.shape[0]):
-        s = i if sym is None else sym[i]
+        s = row_index(sym, i)
         out[s] = ad_step(state, s, high[i], low[i], close[i], volume[i])
 
 
@@ -199,7 +199,7 @@ def vwap_update(state, sym, high, low, close, volume, out):
             out[s] = _vwap_next(state, s, high[s], low[s], close[s], volume[s], slot, c)
     else:
         for i in range(close.shape[0]):
-            s = i if sym is None else sym[i]
+            s = row_index(sym, i)
             out[s] = vwap_step(state, s, high[i], low[i], close[i], volume[i])
 
 
