@@ -94,7 +94,7 @@ def _choose_class(path: Path, classes: list[type], class_name: str | None) -> ty
 
 def did_you_mean(word: str, choices: list[str]) -> str:
     """A hint naming the closest choice, or listing them all."""
-    close = difflib.get_close_matches(word, choices, n=1)
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.5)
     if close:
         return f"did you mean {close[0]!r}?"
     return "expected one of: " + (", ".join(sorted(choices)) or "(none)")
