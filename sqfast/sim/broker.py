@@ -15,12 +15,17 @@ backtesting.py itself), including these details a cleaner design might "fix" but
 - A fractional size is sized at fill time from the margin available at that moment, valued at
   the *current* bar's close, with spread and with the commission of the fractional order size.
 - An order's sl/tp are checked on the bar a market entry fills: the queue is processed again.
-- A touched stop is cleared for good, even when its limit is not reached on that bar.
+- A touched stop is cleared for good, even when its limit is not reached on that bar (if the
+  queue is processed again on that bar, the order is then a plain limit order and may fill).
+- A stop and limit both inside one bar: the limit is assumed reached first, so no fill then.
 - `exclusive_orders` cancels pending orders by walking the queue while removing from it, so the
   order right after each cancelled one survives; bankruptcy closes trades the same way, so every
   second open trade survives it.
 - With `trade_on_close`, market entries and close orders fill at the previous close and are dated
-  to the previous bar; stop and limit entries are still dated to the current bar.
+  to the previous bar; a stop-market entry starts from the previous close too but is dated to the
+  current bar; sl/tp orders are never filled at the previous close.
+- `finalize` processes the whole queue once more on the last bar, so orders placed in the last
+  decision can open trades that stay open.
 
 Per-bar work is proportional to the pending orders and open trades; an idle account only records
 its equity.
