@@ -44,18 +44,71 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                        help="override a strategy parameter (repeatable)")
     check.add_argument("--lookback", type=_positive_int, help="bars of history available for warm-up")
+    replay = commands.add_parser(
+        "replay",
+        help="replay a strategy over historical bars for many symbols with the simulated broker",
+        description="Replay a backtesting.py strategy over historical bars, every symbol an "
+        "independent sub-account with --cash, filled by backtesting.py's rules.",
+    )
+    replay.add_argument("strategy", help="path to the strategy file")
+    replay.add_argument("--data", required=True, metavar="PATH",
+                        help="a directory of SYMBOL.csv/.parquet files, or one file with a symbol column")
+    replay.add_argument("--symbols", type=_symbol_list, metavar="A,B",
+                        help="only these symbols, in this order")
+    replay.add_argument("--class", dest="class_name", help="the Strategy subclass, if the file has several")
+    replay.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="override a strategy parameter (repeatable)")
+    replay.add_argument("--cash", type=float, default=10_000.0, help="cash per symbol (default 10000)")
+    replay.add_argument("--commission", type=float, default=0.0, help="commission, a fraction of value")
+    replay.add_argument("--spread", type=float, default=0.0, help="bid-ask spread, a fraction of price")
+    replay.add_argument("--margin", type=float, default=1.0, help="margin ratio, 0 < margin <= 1")
+    for flag in ("trade-on-close", "exclusive-orders", "hedging", "finalize-trades"):
+        replay.add_argument(f"--{flag}", action="store_true",
+                            help=f"as backtesting.py's {flag.replace('-', '_')}=True")
+    replay.add_argument("--trades", metavar="FILE", help="write one row per trade (.csv or .parquet)")
+    replay.add_argument("--orders", metavar="FILE", help="write every order next() placed (.csv or .parquet)")
     return parser
+
+
+def _symbol_list(text: str) -> list[str]:
+    symbols = [s.strip() for s in text.split(",") if s.strip()]
+    if not symbols:
+        raise argparse.ArgumentTypeError("expected symbols separated by commas, e.g. AAPL,MSFT")
+    return symbols
+
+
+def _overrides(args: argparse.Namespace) -> dict:
+    from .compile.loader import parse_param
+
+    try:
+        return dict(parse_param(p) for p in args.param)
+    except ValueError as err:
+        raise SqfastError(str(err)) from None
+
+
+def _run_replay(args: argparse.Namespace) -> int:
+    from .replayer import ProgressLine, replay, write_table
+
+    result = replay(args.strategy, args.data, args.symbols, class_name=args.class_name,
+                    params=_overrides(args), progress=ProgressLine(sys.stderr), cash=args.cash,
+                    commission=args.commission, spread=args.spread, margin=args.margin,
+                    trade_on_close=args.trade_on_close, hedging=args.hedging,
+                    exclusive_orders=args.exclusive_orders, finalize_trades=args.finalize_trades)
+    if args.trades:
+        write_table(result.trades, args.trades)
+    if args.orders:
+        write_table(result.orders, args.orders)
+    row = result.summary.row(0, named=True)
+    print(f"{row['strategy']}: {row['symbols']} symbols, {row['trades']} trades, "
+          f"return {row['return_pct']:+.2f}%, max drawdown {row['max_drawdown_pct']:.2f}%, "
+          f"win rate {row['win_rate_pct']:.1f}%, Sharpe {row['sharpe']:.2f}")
+    return 0
 
 
 def _run_check(args: argparse.Namespace) -> int:
     from .compile.analysis import analyse, format_report
-    from .compile.loader import parse_param
 
-    try:
-        overrides = dict(parse_param(p) for p in args.param)
-    except ValueError as err:
-        raise SqfastError(str(err)) from None
-    print(format_report(analyse(args.strategy, args.class_name, overrides, args.lookback)))
+    print(format_report(analyse(args.strategy, args.class_name, _overrides(args), args.lookback)))
     return 0
 
 
@@ -68,6 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_demo(args.symbols, args.bars, args.seed, args.show)
         if args.command == "check":
             return _run_check(args)
+        if args.command == "replay":
+            return _run_replay(args)
     except SqfastError as err:
         print(f"sqfast: error: {err}", file=sys.stderr)
         return 2
