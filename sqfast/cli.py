@@ -65,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     for flag in ("trade-on-close", "exclusive-orders", "hedging", "finalize-trades"):
         replay.add_argument(f"--{flag}", action="store_true",
                             help=f"as backtesting.py's {flag.replace('-', '_')}=True")
+    replay.add_argument("--python", action="store_true",
+                        help="decide with the strategy's own next() in Python, even if it compiles")
     replay.add_argument("--trades", metavar="FILE", help="write one row per trade (.csv or .parquet)")
     replay.add_argument("--orders", metavar="FILE", help="write every order next() placed (.csv or .parquet)")
     return parser
@@ -90,7 +92,8 @@ def _run_replay(args: argparse.Namespace) -> int:
     from .replayer import ProgressLine, replay, write_table
 
     result = replay(args.strategy, args.data, args.symbols, class_name=args.class_name,
-                    params=_overrides(args), progress=ProgressLine(sys.stderr), cash=args.cash,
+                    params=_overrides(args), python=args.python, progress=ProgressLine(sys.stderr),
+                    cash=args.cash,
                     commission=args.commission, spread=args.spread, margin=args.margin,
                     trade_on_close=args.trade_on_close, hedging=args.hedging,
                     exclusive_orders=args.exclusive_orders, finalize_trades=args.finalize_trades)
@@ -99,7 +102,7 @@ def _run_replay(args: argparse.Namespace) -> int:
     if args.orders:
         write_table(result.orders, args.orders)
     row = result.summary.row(0, named=True)
-    print(f"{row['strategy']}: {row['symbols']} symbols, {row['trades']} trades, "
+    print(f"{row['strategy']} ({row['decisions']}): {row['symbols']} symbols, {row['trades']} trades, "
           f"return {row['return_pct']:+.2f}%, max drawdown {row['max_drawdown_pct']:.2f}%, "
           f"win rate {row['win_rate_pct']:.1f}%, Sharpe {row['sharpe']:.2f}")
     return 0

@@ -14,6 +14,7 @@ import polars as pl
 
 from .bars_io import SymbolBars, read_bars
 from .compile.analysis import analyse
+from .compile.translate import compile_step
 from .errors import SqfastError
 from .replay_engine import BrokerOptions, SymbolRun, run_symbol
 
@@ -92,12 +93,14 @@ def summarise(name: str, trades: pl.DataFrame, equity: np.ndarray, times: np.nda
 
 
 def replay(strategy: str | Path, data: str | Path | list[SymbolBars], symbols: list[str] | None = None, *,
-           class_name: str | None = None, params: dict | None = None,
+           class_name: str | None = None, params: dict | None = None, python: bool = False,
            progress: Callable[[int, int], None] | None = None, **broker) -> ReplayResult:
     """Replay `strategy` over every symbol in `data` (a path, or bars already read).
 
-    `broker` takes backtesting.py's `Backtest` options: cash, commission, spread, margin,
-    trade_on_close, hedging, exclusive_orders, finalize_trades.
+    Decisions come from the compiled step when `next()` is within the compiled subset (unless
+    `python=True`), else from the strategy's own `next()`. `broker` takes backtesting.py's
+    `Backtest` options: cash, commission, spread, margin, trade_on_close, hedging,
+    exclusive_orders, finalize_trades.
     """
     try:
         options = BrokerOptions(**broker)
@@ -105,12 +108,13 @@ def replay(strategy: str | Path, data: str | Path | list[SymbolBars], symbols: l
     except (TypeError, ValueError) as err:
         raise SqfastError(f"broker options: {err}") from None
     report = analyse(strategy, class_name, params)
+    compiled = None if python else compile_step(report)
     all_bars = read_bars(data, symbols) if isinstance(data, str | Path) else data
     trade_rows, order_rows = [], []
     times = _union_times(all_bars)
     equity = np.zeros(len(times))
     for k, bars in enumerate(all_bars):
-        run = run_symbol(report, bars.columns, bars.times, options)
+        run = run_symbol(report, bars.columns, bars.times, options, compiled)
         trade_rows += _trade_rows(bars, run)
         order_rows += _order_rows(bars, run)
         equity += _equity_on(times, bars, run, options.cash)
@@ -120,6 +124,7 @@ def replay(strategy: str | Path, data: str | Path | list[SymbolBars], symbols: l
     orders = pl.DataFrame(order_rows, schema=ORDER_SCHEMA, orient="row")
     summary = summarise(report.loaded.name, trades, equity if len(equity) else np.array([options.cash]),
                         times, len(all_bars))
+    summary = summary.with_columns(decisions=pl.lit("compiled" if compiled else "python"))
     return ReplayResult(trades, orders, summary)
 
 

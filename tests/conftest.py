@@ -37,3 +37,17 @@ def _guarded_create_connection(address, *args, **kwargs):
 def _no_network(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
     monkeypatch.setattr(socket, "create_connection", _guarded_create_connection)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _compile_cache_in_tmp(tmp_path_factory):
+    """Generated steps go to a temporary compile cache, not the user's."""
+    import os
+
+    previous = os.environ.get("SQFAST_CACHE_DIR")
+    os.environ["SQFAST_CACHE_DIR"] = str(tmp_path_factory.mktemp("sqfast-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("SQFAST_CACHE_DIR", None)
+    else:
+        os.environ["SQFAST_CACHE_DIR"] = previous

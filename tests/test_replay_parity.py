@@ -15,6 +15,7 @@ from backtesting import Backtest, Strategy
 from backtesting.test import EURUSD, GOOG
 
 from sqfast.compile.analysis import analyse
+from sqfast.compile.translate import compile_step
 from sqfast.replay_engine import BrokerOptions, indicator_values, run_symbol
 from tests.market import parity_frame
 
@@ -110,10 +111,10 @@ def near_tie(report, frame, bar: int) -> str | None:
     return f"near-tie at bar {bar}" if gaps.any() else None
 
 
-def compare(report, name, frame, options):
+def compare(report, name, frame, options, compiled=None):
     placed, trades = backtesting_run(report, frame, options)
     columns = {n: frame[n].to_numpy(float) for n in ("Open", "High", "Low", "Close", "Volume")}
-    run = run_symbol(report, columns, frame.index, BrokerOptions(**options))
+    run = run_symbol(report, columns, frame.index, BrokerOptions(**options), compiled)
     ours = [(o.bar, o.side, o.size, o.limit, o.stop, o.sl, o.tp) for o in run.orders]
     for k, (a, b) in enumerate(zip(ours, placed, strict=False)):
         if a[:2] != b[:2] or not same_size(a[2], b[2]) or not all(
@@ -131,19 +132,32 @@ def compare(report, name, frame, options):
     return len(ours), len(got)
 
 
+def decisions(report, mode: str):
+    """The compiled step for mode "compiled" (every example but python_fallback has one)."""
+    if mode == "python":
+        return None
+    compiled = compile_step(report)
+    assert (compiled is None) == (report.loaded.path.stem == "python_fallback")
+    return compiled
+
+
+@pytest.mark.parametrize("mode", ["compiled", "python"])
 @pytest.mark.parametrize("strategy", STRATEGIES)
-def test_same_orders_and_trades_as_backtesting_on_every_symbol(strategy):
+def test_same_orders_and_trades_as_backtesting_on_every_symbol(strategy, mode):
     report = report_for(strategy)
+    compiled = decisions(report, mode)
     totals = np.zeros(2, dtype=int)
     for name, frame in frames():
-        totals += compare(report, name, frame, {})
+        totals += compare(report, name, frame, {}, compiled)
     assert totals[1] > 0, "a parity run that trades nothing proves nothing"
 
 
+@pytest.mark.parametrize("mode", ["compiled", "python"])
 @pytest.mark.parametrize("option_set", [k for k in OPTION_SETS if k != "default"])
 @pytest.mark.parametrize("strategy", STRATEGIES)
-def test_same_trades_with_broker_options(strategy, option_set):
+def test_same_trades_with_broker_options(strategy, option_set, mode):
     report = report_for(strategy)
+    compiled = decisions(report, mode)
     options = OPTION_SETS[option_set]
     for name, frame in list(frames())[:6]:
-        compare(report, name, frame, options)
+        compare(report, name, frame, options, compiled)

@@ -94,5 +94,16 @@ def format_report(report: StrategyReport) -> str:
     first = report.warmup + 1
     bars = "bar" if report.bars_needed == 1 else "bars"
     lines.append(f"  warm-up: {report.bars_needed} {bars}; next() first runs on bar {first}{lookback}")
-    lines.append(f"  next(): {report.next_report.describe(str(loaded.path))}")
+    lines.append(f"  next(): {describe_next(report)}")
     return "\n".join(lines)
+
+
+def describe_next(report: StrategyReport) -> str:
+    """`compiled (...)` after compiling the step, or the line that keeps `next()` in Python."""
+    from .translate import compile_step
+
+    if not report.next_report.compiled:
+        return report.next_report.describe(str(report.loaded.path))
+    compiled = compile_step(report)
+    source = "loaded from the compile cache" if compiled.from_cache else "translated and compiled"
+    return f"compiled ({source} in {compiled.seconds:.2f} s)"

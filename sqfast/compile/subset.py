@@ -58,7 +58,7 @@ class SubsetReport:
     def describe(self, path: str) -> str:
         if self.compiled:
             return "within the compiled subset"
-        return f"outside the compiled subset, runs in Python: {path}:{self.line}: {self.construct}"
+        return f"Python fallback: {path}:{self.line}: {self.construct}"
 
 
 class _Checker(ast.NodeVisitor):

@@ -1,6 +1,8 @@
 """`sqfast check`: warm-up as backtesting.py runs it, the compiled-subset verdict with its line,
 and the command as a user runs it."""
 
+import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -102,23 +104,57 @@ def test_subset_verdicts(tmp_path, body, construct):
         assert report.line == source.splitlines().index("    def next(self):") + 2
 
 
-def sqfast(*args: str) -> subprocess.CompletedProcess:
+def sqfast(*args: str, cache: Path | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, **({"SQFAST_CACHE_DIR": str(cache)} if cache else {})}
     return subprocess.run([sys.executable, "-m", "sqfast.cli", *args], capture_output=True, text=True,
-                          cwd=ROOT, timeout=300)
+                          cwd=ROOT, timeout=300, env=env)
 
 
-def test_check_command_prints_the_translation():
-    result = sqfast("check", "strategies/sma_cross.py", "--param", "n1=5")
+def test_check_command_prints_the_translation(tmp_path):
+    result = sqfast("check", "strategies/sma_cross.py", "--param", "n1=5", cache=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == [
+    lines = result.stdout.splitlines()
+    assert lines[:-1] == [
         "strategies/sma_cross.py: SmaCross",
         "  parameters: n1=5, n2=20",
         "  indicators:",
         "    sma1: kernel sma(n=5); first value on bar 4",
         "    sma2: kernel sma(n=20); first value on bar 19",
         "  warm-up: 20 bars; next() first runs on bar 20; LOOKBACK = 20",
-        "  next(): within the compiled subset",
     ]
+    assert re.fullmatch(r"  next\(\): compiled \(translated and compiled in \d+\.\d\d s\)", lines[-1])
+
+
+def test_fallback_is_reported_by_check(tmp_path):
+    result = sqfast("check", "strategies/python_fallback.py", cache=tmp_path)
+    assert re.search(r"next\(\): Python fallback: strategies/python_fallback\.py:\d+: for statement",
+                     result.stdout)
+
+
+STEP_STATS = """
+import sys
+from sqfast.compile.analysis import analyse
+from sqfast.compile.translate import compile_step
+compiled = compile_step(analyse(sys.argv[1]))
+print(compiled.from_cache, len(compiled.step.stats.cache_hits), len(compiled.step.stats.cache_misses))
+"""
+
+
+def test_second_process_reuses_the_compiled_step(tmp_path):
+    """The generated module and Numba's machine code are both reused: nothing compiles again."""
+    runs = [subprocess.run([sys.executable, "-c", STEP_STATS, "strategies/ema_cross.py"], cwd=ROOT, text=True,
+                           capture_output=True, env={**os.environ, "SQFAST_CACHE_DIR": str(tmp_path)},
+                           check=True).stdout.split() for _ in range(2)]
+    assert runs[0] == ["False", "0", "1"]  # written and compiled
+    assert runs[1] == ["True", "1", "0"]  # found, and loaded from Numba's cache
+    assert len(list(tmp_path.glob("step_*.py"))) == 1
+
+
+def test_changing_a_parameter_makes_a_new_step(tmp_path):
+    for n1 in (5, 6, 5):
+        result = sqfast("check", "strategies/sma_cross.py", "--param", f"n1={n1}", cache=tmp_path)
+        assert result.returncode == 0, result.stderr
+    assert len(list(tmp_path.glob("step_*.py"))) == 2
 
 
 @pytest.mark.parametrize("args, message", [
