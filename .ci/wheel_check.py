@@ -15,10 +15,14 @@ SOURCE_PACKAGES = {"sqfast": "sqfast", "kernels": "sqfast.kernels", "adapters": 
 
 
 def source_modules(root: Path) -> set[str]:
+    """Every module of the source tree, subpackages included, by its installed name."""
     names = set()
     for directory, package in SOURCE_PACKAGES.items():
-        for path in (root / directory).glob("*.py"):
-            names.add(package if path.stem == "__init__" else f"{package}.{path.stem}")
+        for path in (root / directory).rglob("*.py"):
+            parts = path.relative_to(root / directory).with_suffix("").parts
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            names.add(".".join((package, *parts)))
     return names
 
 

@@ -7,10 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .compile.analysis import StrategyReport
-from .compile.codegen import ACTION_ARRAYS, MAX_ACTIONS
 from .compile.evaluate import evaluate
 from .compile.graph import Indicator
-from .compile.translate import CompiledStep
+from .compile.translate import CompiledStep, StepArrays
 from .fallback import PlacedOrder, PythonStep
 from .sim import SimAccount, Trade
 
@@ -76,59 +75,86 @@ def indicator_values(indicators: list[Indicator], columns: dict[str, np.ndarray]
     return values
 
 
-def _series_values(name: str, values: dict[str, np.ndarray], columns: dict[str, np.ndarray]) -> np.ndarray:
-    """The whole history of a series the compiled step reads: `sma1`, `bands[0]` or `Close`."""
-    if name in columns:
-        return columns[name]
-    attr, _, line = name.partition("[")
-    value = values[attr]
-    return np.atleast_2d(value)[int(line.rstrip("]"))] if line else value
-
-
 def _none_if_nan(x: float) -> float | None:
     return None if np.isnan(x) else float(x)
 
 
-class CompiledSymbol:
-    """One symbol driven through a compiled step, with the arrays the step reads and writes."""
+def _apply_actions(arrays: StepArrays, s: int, bar: int, account: SimAccount, placed: list) -> None:
+    """Hand symbol `s`'s actions from this step to its account, in the order next() made them."""
+    act = arrays.actions
+    for k in range(arrays.n_act[s]):
+        if act["act_code"][k, s] == 3:
+            account.position.close(act["act_portion"][k, s])
+            continue
+        side = "buy" if act["act_code"][k, s] == 1 else "sell"
+        size = act["act_size"][k, s]
+        prices = [_none_if_nan(act[name][k, s]) for name in ("act_limit", "act_stop", "act_sl", "act_tp")]
+        getattr(account, side)(size, *prices)
+        placed.append(PlacedOrder(bar, side, size, *prices))
 
-    def __init__(self, compiled: CompiledStep, history: dict[str, np.ndarray], account: SimAccount):
-        layout = compiled.layout
-        self.step, self.account, self.history, self.placed = compiled.step, account, history, []
-        self.sym = np.zeros(1, dtype=np.int64)
-        self.ready = np.zeros(1, dtype=np.bool_)
-        self.bars = np.zeros(1, dtype=np.int64)
-        self.series = {name: np.full((layout.depth[name], 1), np.nan) for name in layout.series}
-        self.position = [np.zeros(1) for _ in layout.position_fields]
-        self.since = [np.full(1, -1, dtype=np.int64) for _ in range(layout.n_barssince)]
-        self.actions = [np.full((MAX_ACTIONS, 1), np.nan) for _ in ACTION_ARRAYS]
-        self.n_act = np.zeros(1, dtype=np.int64)
 
-    def advance(self, i: int, ready: bool) -> None:
-        """Run the step for bar `i`, then hand its actions to the account."""
-        for name, window in self.series.items():
-            values = self.history[name]
-            for k in range(window.shape[0]):
-                window[k, 0] = values[i - k] if i - k >= 0 else np.nan
-        self.ready[0], self.bars[0] = ready, i + 1
-        if ready:
-            position = self.account.position
-            for array, value in zip(self.position, (position.size, position.pl, position.pl_pct,
-                                                    self.account.equity), strict=True):
-                array[0] = value
-        self.step(self.sym, self.ready, self.bars, *self.series.values(), *self.position, *self.since,
-                  *self.actions, self.n_act)
-        for k in range(self.n_act[0]):
-            self.apply(i, *(a[k, 0] for a in self.actions))
+def _broker_bar(account: SimAccount, arrays: StepArrays, layout, s: int, cols: dict, bar: int,
+                start: int) -> bool:
+    """Process symbol `s`'s pending orders at `bar` (from its first decision bar on) and copy its
+    position into the step's arrays; False if the account ran out of money (its run ends)."""
+    if bar < start:
+        return True
+    account.process_bar(bar, cols["Open"][bar], cols["High"][bar], cols["Low"][bar], cols["Close"][bar])
+    if account.out_of_money:
+        return False
+    position = account.position
+    values = (position.size, position.pl, position.pl_pct, account.equity)
+    for name, value in zip(layout.position_fields, values, strict=True):
+        arrays.position[name][s] = value
+    return True
 
-    def apply(self, bar: int, code, size, limit, stop, sl, tp, portion) -> None:
-        if code == 3:
-            self.account.position.close(portion)
-            return
-        side = "buy" if code == 1 else "sell"
-        prices = [_none_if_nan(p) for p in (limit, stop, sl, tp)]
-        getattr(self.account, side)(size, *prices)
-        self.placed.append(PlacedOrder(bar, side, size, *prices))
+
+def run_compiled(report: StrategyReport, compiled: CompiledStep, symbols: list[tuple[dict, np.ndarray]],
+                 options: BrokerOptions) -> list[SymbolRun]:
+    """Replay many symbols at once: one compiled step call per time on the union of their
+    timelines, for the symbols that have a bar then. `symbols` holds (columns, times) pairs."""
+    layout = compiled.layout
+    n = len(symbols)
+    arrays = StepArrays(layout, n)
+    accounts = [options.account() for _ in symbols]
+    placed: list[list[PlacedOrder]] = [[] for _ in symbols]
+    start = 1 + report.warmup
+    indicators = [r.indicator for r in report.indicators if r.indicator.attr in layout.external]
+    external = [{a: np.atleast_2d(v) for a, v in indicator_values(indicators, cols).items()}
+                for cols, _ in symbols]
+    for name in layout.external:
+        arrays.external[name] = np.zeros((external[0][name].shape[0], n)) if n else np.zeros((1, 0))
+    times = np.unique(np.concatenate([t for _, t in symbols])) if n else np.zeros(0)
+    rows = [np.searchsorted(times, t) for _, t in symbols]
+    at_time = [[] for _ in times]
+    for s, r in enumerate(rows):
+        for bar, t in enumerate(r):
+            at_time[t].append((s, bar))
+    alive = np.ones(n, dtype=np.bool_)
+    for entries in at_time:
+        live = [(s, bar) for s, bar in entries if alive[s] and _broker_bar(accounts[s], arrays, layout, s,
+                                                                          symbols[s][0], bar, start)]
+        alive[[s for s, _ in entries]] = [not accounts[s].out_of_money for s, _ in entries]
+        if not live:
+            continue
+        for j, (s, bar) in enumerate(live):
+            cols = symbols[s][0]
+            for field, values in arrays.bar.items():
+                values[j] = cols[field][bar]
+            for name in layout.external:
+                arrays.external[name][:, j] = external[s][name][:, bar]
+        sym = np.array([s for s, _ in live], dtype=np.int64)
+        arrays.call(compiled.step, sym, len(sym) == n)
+        for s, bar in live:
+            if arrays.n_act[s]:
+                _apply_actions(arrays, s, bar, accounts[s], placed[s])
+    runs = []
+    for s, (cols, _) in enumerate(symbols):
+        n_bars = len(cols["Close"])
+        if options.finalize_trades and alive[s] and start < n_bars:
+            accounts[s].finalize(n_bars - 1)
+        runs.append(SymbolRun(list(accounts[s].closed_trades), placed[s], accounts[s], start))
+    return runs
 
 
 def run_symbol(report: StrategyReport, columns: dict[str, np.ndarray], index,
@@ -136,7 +162,7 @@ def run_symbol(report: StrategyReport, columns: dict[str, np.ndarray], index,
     """Replay `report`'s strategy over one symbol's `columns` (Open, High, Low, Close, Volume),
     deciding with the compiled step when given, else with the strategy's own `next()`."""
     if compiled is not None:
-        return _run_compiled(report, columns, options, compiled)
+        return _run_compiled(report, columns, index, options, compiled)
     indicators = [r.indicator for r in report.indicators]
     account = options.account()
     step = PythonStep(report.loaded.cls, report.loaded.params, columns, index,
@@ -156,22 +182,7 @@ def run_symbol(report: StrategyReport, columns: dict[str, np.ndarray], index,
     return SymbolRun(list(account.closed_trades), step.broker.placed, account, start)
 
 
-def _run_compiled(report: StrategyReport, columns: dict[str, np.ndarray], options: BrokerOptions,
+def _run_compiled(report: StrategyReport, columns: dict[str, np.ndarray], index, options: BrokerOptions,
                   compiled: CompiledStep) -> SymbolRun:
-    values = indicator_values([r.indicator for r in report.indicators], columns)
-    history = {name: _series_values(name, values, columns) for name in compiled.layout.series}
-    account = options.account()
-    driver = CompiledSymbol(compiled, history, account)
-    o, h, low, c = (columns[name] for name in ("Open", "High", "Low", "Close"))
-    start = 1 + report.warmup
-    n_bars = len(c)
-    for i in range(n_bars):
-        if i >= start:
-            account.process_bar(i, o[i], h[i], low[i], c[i])
-            if account.out_of_money:
-                break
-        driver.advance(i, i >= start)
-    else:
-        if options.finalize_trades and start < n_bars:
-            account.finalize(n_bars - 1)
-    return SymbolRun(list(account.closed_trades), driver.placed, account, start)
+    times = np.arange(len(columns["Close"]))
+    return run_compiled(report, compiled, [(columns, times)], options)[0]

@@ -16,7 +16,7 @@ from .bars_io import SymbolBars, read_bars
 from .compile.analysis import analyse
 from .compile.translate import compile_step
 from .errors import SqfastError
-from .replay_engine import BrokerOptions, SymbolRun, run_symbol
+from .replay_engine import BrokerOptions, SymbolRun, run_compiled, run_symbol
 
 TRADE_SCHEMA = {"symbol": pl.Utf8, "size": pl.Int64, "entry_bar": pl.Int64, "exit_bar": pl.Int64,
                 "entry_price": pl.Float64, "exit_price": pl.Float64, "entry_time": pl.Datetime("ns"),
@@ -113,8 +113,11 @@ def replay(strategy: str | Path, data: str | Path | list[SymbolBars], symbols: l
     trade_rows, order_rows = [], []
     times = _union_times(all_bars)
     equity = np.zeros(len(times))
-    for k, bars in enumerate(all_bars):
-        run = run_symbol(report, bars.columns, bars.times, options, compiled)
+    if compiled is not None:  # every symbol at once: one step call per time
+        runs = run_compiled(report, compiled, [(b.columns, b.times) for b in all_bars], options)
+    else:
+        runs = (run_symbol(report, b.columns, b.times, options) for b in all_bars)
+    for k, (bars, run) in enumerate(zip(all_bars, runs, strict=True)):
         trade_rows += _trade_rows(bars, run)
         order_rows += _order_rows(bars, run)
         equity += _equity_on(times, bars, run, options.cash)

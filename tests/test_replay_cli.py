@@ -74,7 +74,7 @@ def test_cli_writes_trades_and_orders_like_backtesting(data_dir, oracle, tmp_pat
     assert sorted(orders["symbol"].unique().to_list()) == sorted(SYMBOLS)
     assert orders.columns == ["symbol", "bar", "side", "size", "limit", "stop", "sl", "tp"]
     n_trades = sum(len(s._trades) for s in oracle.values())
-    assert f"SmaCross: 4 symbols, {n_trades} trades" in result.stdout
+    assert f"SmaCross (compiled): 4 symbols, {n_trades} trades" in result.stdout
     assert "replayed 4/4 symbols" in result.stderr
 
 

@@ -16,7 +16,7 @@ from backtesting.test import EURUSD, GOOG
 
 from sqfast.compile.analysis import analyse
 from sqfast.compile.translate import compile_step
-from sqfast.replay_engine import BrokerOptions, indicator_values, run_symbol
+from sqfast.replay_engine import BrokerOptions, indicator_values, run_compiled, run_symbol
 from tests.market import parity_frame
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,10 +111,14 @@ def near_tie(report, frame, bar: int) -> str | None:
     return f"near-tie at bar {bar}" if gaps.any() else None
 
 
-def compare(report, name, frame, options, compiled=None):
+def columns_of(frame) -> dict:
+    return {n: frame[n].to_numpy(float) for n in ("Open", "High", "Low", "Close", "Volume")}
+
+
+def compare(report, name, frame, options, compiled=None, run=None):
     placed, trades = backtesting_run(report, frame, options)
-    columns = {n: frame[n].to_numpy(float) for n in ("Open", "High", "Low", "Close", "Volume")}
-    run = run_symbol(report, columns, frame.index, BrokerOptions(**options), compiled)
+    if run is None:
+        run = run_symbol(report, columns_of(frame), frame.index, BrokerOptions(**options), compiled)
     ours = [(o.bar, o.side, o.size, o.limit, o.stop, o.sl, o.tp) for o in run.orders]
     for k, (a, b) in enumerate(zip(ours, placed, strict=False)):
         if a[:2] != b[:2] or not same_size(a[2], b[2]) or not all(
@@ -161,3 +165,16 @@ def test_same_trades_with_broker_options(strategy, option_set, mode):
     options = OPTION_SETS[option_set]
     for name, frame in list(frames())[:6]:
         compare(report, name, frame, options, compiled)
+
+
+@pytest.mark.parametrize("strategy", [s for s in STRATEGIES if s != "python_fallback"])
+def test_all_symbols_in_one_compiled_run(strategy):
+    """The engine's way: one step call per time for every symbol with a bar, on the union of
+    their timelines (GOOG, EURUSD and synthetic dates differ), each symbol still equal to its
+    own backtesting.py run."""
+    report = report_for(strategy)
+    named = list(frames())[:12]
+    symbols = [(columns_of(frame), frame.index.to_numpy()) for _, frame in named]
+    runs = run_compiled(report, compile_step(report), symbols, BrokerOptions(commission=0.001))
+    for (name, frame), run in zip(named, runs, strict=True):
+        compare(report, name, frame, {"commission": 0.001}, run=run)

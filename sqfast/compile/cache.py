@@ -2,11 +2,12 @@
 
 Numba can cache only functions that live in real files, so each strategy's generated source is
 written under the cache directory (`SQFAST_CACHE_DIR`, else the user cache directory) in a file
-named by a hash of everything it depends on: the strategy's source, class and parameters,
-and the versions of sqfast, the code generator and Numba. A second process finds the file and
+named by a hash of everything it depends on: the strategy's source, class and parameters, the
+kernel sources, and the versions of sqfast, the code generator and Numba. A second process finds the file and
 Numba's own cache beside it, and compiles nothing.
 """
 
+import functools
 import hashlib
 import importlib.util
 import os
@@ -16,7 +17,7 @@ from types import ModuleType
 
 import numba
 
-from .. import __version__
+from .. import __version__, kernels
 
 CODEGEN_VERSION = 1
 
@@ -30,10 +31,20 @@ def cache_dir() -> Path:
     return Path(base) / "sqfast"
 
 
+@functools.cache
+def kernels_fingerprint() -> str:
+    """A hash of the kernel sources: Numba's cache of a generated step cannot see changes in the
+    kernels it calls, so the step's file name must."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(kernels.__file__).parent.glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def cache_key(source: str, class_name: str, params: dict) -> str:
     """A hash of what a generated step depends on."""
     parts = (source, class_name, repr(sorted(params.items())), __version__, str(CODEGEN_VERSION),
-             numba.__version__)
+             numba.__version__, kernels_fingerprint())
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:20]
 
 

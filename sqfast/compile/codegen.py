@@ -15,11 +15,13 @@ parameters are written into the source as literals (the cache key includes them)
 import ast
 from dataclasses import dataclass, field
 
+from .graph import FIELDS, Expr, Field
 from .subset import NextUsage
 
 FULL = 1 - 2.220446049250313e-16  # backtesting.py's default order size
 MAX_ACTIONS = 8
 CODES = {"buy": 1, "sell": 2, "close": 3}
+POSITION_FIELDS = ("pos_size", "pos_pl", "pos_pl_pct", "equity")
 ACTION_ARRAYS = ("act_code", "act_size", "act_limit", "act_stop", "act_sl", "act_tp", "act_portion")
 
 
@@ -29,19 +31,33 @@ def series_id(name: str) -> str:
 
 
 @dataclass
+class KernelSlot:
+    """A kernel the step updates: `attr` of the indicator, its call, and the source of its inputs."""
+
+    attr: str
+    call: object  # registry.KernelCall
+    inputs: list[str]  # Numba source of each input, aligned with `sym`
+
+
+@dataclass
 class StepSource:
     """Generated source and what the step function expects, in argument order."""
 
     source: str
-    series: list[str]  # names, each passed as h_<id> [depth, n_symbols]
+    series: list[str]  # names read by next(), each kept in a ring h_<id> [depth, n_symbols]
     depth: dict[str, int]
     n_barssince: int
-    position_fields: list[str] = field(default_factory=lambda: ["pos_size", "pos_pl", "pos_pl_pct", "equity"])
+    kernels: list[KernelSlot] = field(default_factory=list)
+    external: list[str] = field(default_factory=list)  # indicator attrs the engine supplies per bar
+    position_fields: list[str] = field(default_factory=lambda: list(POSITION_FIELDS))
 
     @property
     def arguments(self) -> list[str]:
-        return (["sym", "ready", "bars"] + [series_id(n) for n in self.series] + self.position_fields
-                + [f"since_{k}" for k in range(self.n_barssince)] + list(ACTION_ARRAYS) + ["n_act"])
+        kernel_args = [name for slot in self.kernels for name in (f"k_{slot.attr}", f"o_{slot.attr}")]
+        return (["sym", "dense", *(f"bar_{f}" for f in FIELDS), *kernel_args,
+                 *(f"x_{name}" for name in self.external), *(series_id(n) for n in self.series), "bars",
+                 *self.position_fields, *(f"since_{k}" for k in range(self.n_barssince)), *ACTION_ARRAYS,
+                 "n_act"])
 
 
 class _Translator:
@@ -202,23 +218,85 @@ def _is_self_attr(node, attr: str) -> bool:
     return isinstance(node, ast.Attribute) and node.attr == attr and _is_self(node.value)
 
 
-def generate(next_ast: ast.FunctionDef, usage: NextUsage, params: dict, indicators: set[str],
-             header: str) -> StepSource:
-    """The source of a module defining `step(...)` for this strategy's `next()`."""
-    translator = _Translator(params, indicators)
+def _input_source(node) -> str | None:
+    """Numba source for a kernel input made of bar fields and numbers, aligned with `sym`."""
+    if isinstance(node, Field):
+        return f"bar_{node.name}"
+    if isinstance(node, int | float) and not isinstance(node, bool):
+        return repr(float(node))
+    if isinstance(node, Expr):
+        operands = [_input_source(o) for o in node.operands]
+        if any(o is None for o in operands):
+            return None
+        if node.op == "neg":
+            return f"(-{operands[0]})"
+        if node.op == "abs":
+            return f"np.abs({operands[0]})"
+        return f"({operands[0]} {node.op} {operands[1]})"
+    return None
+
+
+def _kernel_slots(indicators: list) -> tuple[list[KernelSlot], list[str]]:
+    """Indicators the step computes with kernels, and those the engine supplies (external)."""
+    slots, external = [], []
+    for indicator in indicators:
+        if not indicator.attr:
+            continue
+        inputs = [_input_source(node) for node in indicator.kernel.inputs] if indicator.kernel else [None]
+        if all(i is not None for i in inputs):
+            slots.append(KernelSlot(indicator.attr, indicator.kernel, inputs))
+        else:
+            external.append(indicator.attr)
+    return slots, external
+
+
+def _current_value(name: str, slots: dict[str, KernelSlot], external: list[str]) -> str:
+    """Source for series `name`'s value at this bar for symbol `s` (row `i` of the bar arrays)."""
+    attr, _, line = name.partition("[")
+    line_no = int(line.rstrip("]")) if line else 0
+    if attr in FIELDS:
+        return f"bar_{attr}[i]"
+    if attr in external:
+        return f"x_{attr}[{line_no}, i]"
+    slot = slots[attr]
+    outputs = slot.call.spec.outputs
+    if len(outputs) == 1:
+        return f"o_{attr}[s]"
+    return f"o_{attr}[{outputs.index(slot.call.lines[line_no])}][s]"
+
+
+def generate(next_ast: ast.FunctionDef, usage: NextUsage, params: dict, indicators: list,
+             warmup: int, header: str) -> StepSource:
+    """The source of a module defining `step(...)`: indicators, then `next()`, for every symbol
+    with a bar. Decisions start on each symbol's bar `1 + warmup`, as in backtesting.py."""
+    translator = _Translator(params, {ind.attr for ind in indicators if ind.attr})
     decision = translator.body(next_ast.body, " " * 12)
     series = sorted(usage.depth)
-    depth = {name: usage.depth[name] for name in series}
-    spec = StepSource("", series, depth, len(translator.barssince))
-    lines = [f'"""{header}"""', "", "import numpy as np", "from numba import njit", "", "",
-             '@njit(cache=True, nogil=True, error_model="numpy")',
-             f"def step({', '.join(spec.arguments)}):",
-             "    for i in range(sym.shape[0]):",
-             "        s = sym[i]",
-             "        n_act[s] = 0"]
+    slots, external = _kernel_slots(indicators)
+    depth = {n: usage.depth[n] for n in series}
+    spec = StepSource("", series, depth, len(translator.barssince), slots, external)
+    by_attr = {slot.attr: slot for slot in slots}
+    imports = sorted({f"{slot.call.spec.name}_update" for slot in slots})
+    lines = [f'"""{header}"""', "", "import numpy as np", "from numba import njit", ""]
+    if imports:
+        lines += [f"from sqfast.kernels import {', '.join(imports)}", ""]
+    lines += ["", '@njit(cache=True, nogil=True, error_model="numpy")',
+              f"def step({', '.join(spec.arguments)}):"]
+    for slot in slots:
+        update, inputs = f"{slot.call.spec.name}_update", ", ".join(slot.inputs)
+        lines += ["    if dense:", f"        {update}(k_{slot.attr}, None, {inputs}, o_{slot.attr})",
+                  "    else:", f"        {update}(k_{slot.attr}, sym, {inputs}, o_{slot.attr})"]
+    lines += ["    for i in range(sym.shape[0]):", "        s = sym[i]", "        bars[s] += 1",
+              "        n_act[s] = 0"]
+    for name in series:
+        ring = series_id(name)
+        if spec.depth[name] > 1:
+            lines += [f"        for k in range({spec.depth[name] - 1}, 0, -1):",
+                      f"            {ring}[k, s] = {ring}[k - 1, s]"]
+        lines.append(f"        {ring}[0, s] = {_current_value(name, by_attr, external)}")
     for k, condition in enumerate(translator.barssince):
         lines += [f"        if {condition}:", f"            since_{k}[s] = 0",
                   f"        elif since_{k}[s] >= 0:", f"            since_{k}[s] += 1"]
-    lines += ["        if ready[s]:", *decision]
+    lines += [f"        if bars[s] >= {warmup + 2}:", *decision]
     spec.source = "\n".join(lines) + "\n"
     return spec

@@ -8,6 +8,7 @@ import numpy as np
 from .analysis import StrategyReport
 from .cache import cache_key, load_step_module
 from .codegen import ACTION_ARRAYS, MAX_ACTIONS, StepSource, generate
+from .graph import FIELDS
 from .subset import next_function
 
 
@@ -27,23 +28,43 @@ def compile_step(report: StrategyReport) -> CompiledStep | None:
         return None
     loaded = report.loaded
     node, _ = next_function(loaded.cls)
-    indicators = {r.indicator.attr for r in report.indicators if r.indicator.attr}
+    indicators = [r.indicator for r in report.indicators]
     header = f"Compiled step of {loaded.name} ({loaded.path}), parameters {loaded.params}; by sqfast."
-    layout = generate(node, report.next_report.usage, loaded.params, indicators, header)
+    layout = generate(node, report.next_report.usage, loaded.params, indicators, report.warmup, header)
     started = time.perf_counter()
     module, cached = load_step_module(cache_key(loaded.source, loaded.name, loaded.params),
                                       lambda: layout.source)
-    _compile_now(module.step, layout)
+    StepArrays(layout, 1).call(module.step, np.zeros(0, np.int64), False)  # compiles now, or loads
     return CompiledStep(module.step, layout, cached, time.perf_counter() - started)
 
 
-def _compile_now(step, layout: StepSource) -> None:
-    """Call the step once on no symbols, so Numba compiles it (or loads it from its cache) now,
-    with exactly the argument types the engine passes."""
-    n = 1
-    arrays = [np.zeros(0, np.int64), np.zeros(n, np.bool_), np.zeros(n, np.int64)]
-    arrays += [np.zeros((layout.depth[name], n)) for name in layout.series]
-    arrays += [np.zeros(n) for _ in layout.position_fields]
-    arrays += [np.zeros(n, np.int64) for _ in range(layout.n_barssince)]
-    arrays += [np.zeros((MAX_ACTIONS, n)) for _ in ACTION_ARRAYS] + [np.zeros(n, np.int64)]
-    step(*arrays)
+class StepArrays:
+    """Every array a compiled step reads and writes, for `n_symbols` symbols, in argument order
+    after `sym` and `dense`. The engine fills the bar and position arrays before each call."""
+
+    def __init__(self, layout: StepSource, n_symbols: int):
+        n = n_symbols
+        self.layout = layout
+        self.bar = {f: np.zeros(n) for f in FIELDS}
+        self.kernel_states = {s.attr: s.call.spec.init(n, **s.call.params) for s in layout.kernels}
+        self.kernel_outputs = {s.attr: _outputs(s.call.spec.outputs, n) for s in layout.kernels}
+        self.external = {name: np.zeros((1, n)) for name in layout.external}
+        self.rings = {name: np.full((layout.depth[name], n), np.nan) for name in layout.series}
+        self.bars = np.zeros(n, np.int64)
+        self.position = {name: np.zeros(n) for name in layout.position_fields}
+        self.since = [np.full(n, -1, np.int64) for _ in range(layout.n_barssince)]
+        self.actions = {name: np.full((MAX_ACTIONS, n), np.nan) for name in ACTION_ARRAYS}
+        self.n_act = np.zeros(n, np.int64)
+
+    def call(self, step, sym: np.ndarray, dense: bool) -> None:
+        kernels = [array for slot in self.layout.kernels
+                   for array in (self.kernel_states[slot.attr], self.kernel_outputs[slot.attr])]
+        m = len(sym)  # bar and external arrays hold the symbols in `sym` in their first m rows
+        step(sym, dense, *(a[:m] for a in self.bar.values()), *kernels,
+             *(a[:, :m] for a in self.external.values()), *self.rings.values(), self.bars,
+             *self.position.values(), *self.since, *self.actions.values(), self.n_act)
+
+
+def _outputs(names: tuple[str, ...], n: int):
+    outs = tuple(np.full(n, np.nan) for _ in names)
+    return outs[0] if len(outs) == 1 else outs
