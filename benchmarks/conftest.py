@@ -67,6 +67,25 @@ def summary_rows() -> list[tuple[str, str, str, str]]:
         ok = None if r is None else {"talib": r > 1, "polars": r >= 5, "pandas": None}[other]
         add(f"W2 batch 10,000 x 1,000: {other} / sqfast", f"{r:.1f}x" if r else "-", target, ok)
     add("W2 batch 10,000 x 1,000, sqfast", _ms("w2_batch_sqfast"), "baseline", None)
+    step = _ratio("sma_cross_step_compiled_10000", "sma_cross_step_fused_10000")
+    add("SMA-cross compiled step, 10k symbols per bar", _us("sma_cross_step_compiled_10000"), "baseline",
+        None)
+    add("  hand-written fused step", _us("sma_cross_step_fused_10000"), "", None)
+    add("  compiled / fused", f"{step:.2f}x" if step else "-", "<= 1.5x",
+        None if step is None else step <= 1.5)
+    ours = next((k for k in RESULTS if k.startswith("replay_sqfast_")), None)
+    theirs = next((k for k in RESULTS if k.startswith("replay_backtesting_scaled_")), None)
+    speedup = _ratio(theirs, ours) if ours and theirs else None
+    add(f"replay SMA cross, {ours.removeprefix('replay_sqfast_') if ours else '-'} bars", _ms(ours or ""),
+        "", None)
+    add("  backtesting.py per symbol, scaled", _ms(theirs or ""), "", None)
+    add("  speed-up", f"{speedup:,.0f}x" if speedup else "-", ">= 1000x",
+        None if speedup is None else speedup >= 1000)
+    for key, label, target in (("translate_cold", "translation, cold cache", "report"),
+                               ("translate_warm", "translation, from the compile cache", "< 0.5 s")):
+        if key in RESULTS:
+            ok = RESULTS[key] < 0.5 if target != "report" else None
+            add(label, f"{RESULTS[key]:.2f} s", target, ok)
     starts = (("cold_start_warm_cache", "warm Numba cache"), ("cold_start_cold_cache", "cold cache"))
     for key, label in starts:
         if key in RESULTS:
