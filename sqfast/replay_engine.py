@@ -162,7 +162,7 @@ def run_symbol(report: StrategyReport, columns: dict[str, np.ndarray], index,
     """Replay `report`'s strategy over one symbol's `columns` (Open, High, Low, Close, Volume),
     deciding with the compiled step when given, else with the strategy's own `next()`."""
     if compiled is not None:
-        return _run_compiled(report, columns, index, options, compiled)
+        return run_compiled(report, compiled, [(columns, np.arange(len(columns["Close"])))], options)[0]
     indicators = [r.indicator for r in report.indicators]
     account = options.account()
     step = PythonStep(report.loaded.cls, report.loaded.params, columns, index,
@@ -180,9 +180,3 @@ def run_symbol(report: StrategyReport, columns: dict[str, np.ndarray], index,
         if options.finalize_trades and start < n_bars:
             account.finalize(n_bars - 1)
     return SymbolRun(list(account.closed_trades), step.broker.placed, account, start)
-
-
-def _run_compiled(report: StrategyReport, columns: dict[str, np.ndarray], index, options: BrokerOptions,
-                  compiled: CompiledStep) -> SymbolRun:
-    times = np.arange(len(columns["Close"]))
-    return run_compiled(report, compiled, [(columns, times)], options)[0]

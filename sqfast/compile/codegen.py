@@ -1,8 +1,11 @@
 """Generate the Numba source of a strategy's compiled step from its `next()`.
 
-The step advances the symbols that have a bar: it updates the state of each `barssince(...)`
-(every bar, as backtesting.py evaluates it over the whole history), then, for symbols past their
-warm-up, runs the translated `next()` body. Actions are appended to intent arrays:
+One call advances every symbol that has a bar (`sym`): it updates the strategy's kernel
+indicators (`<kernel>_update`, the lockstep path when `dense`), pushes each series `next()` reads
+into a per-symbol history ring, updates the state of each `barssince(...)` (every bar, as
+backtesting.py evaluates it over the whole history), then, for symbols past their warm-up, runs
+the translated `next()` body. Indicators no kernel computes (window nodes, indicators of
+indicators) are supplied by the engine as `x_<name>`. Actions are appended to intent arrays:
 
     act_code[k, s]   1 buy, 2 sell, 3 position.close   (k-th action of symbol s this bar)
     act_size, act_limit, act_stop, act_sl, act_tp, act_portion [k, s]   NaN = not given
