@@ -79,7 +79,8 @@ def summary_rows() -> list[tuple[str, str, str, str]]:
     add(f"replay SMA cross, {ours.removeprefix('replay_sqfast_') if ours else '-'} bars", _ms(ours or ""),
         "", None)
     add("  backtesting.py per symbol, scaled", _ms(theirs or ""), "", None)
-    add("  speed-up", f"{speedup:,.0f}x" if speedup else "-", ">= 1000x",
+    shown = "-" if not speedup else (f"{speedup:.1f}x" if speedup < 10 else f"{speedup:,.0f}x")
+    add("  speed-up", shown, ">= 1000x",
         None if speedup is None else speedup >= 1000)
     for key, label, target in (("translate_cold", "translation, cold cache", "report"),
                                ("translate_warm", "translation, from the compile cache", "< 0.5 s")):
