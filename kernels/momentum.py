@@ -31,7 +31,7 @@ Performance (the rule in `ma.py`; times per `_update` call at 10,000 symbols):
 - The per-symbol `_update` loops inline that code instead of calling `<ind>_step`: LLVM kept a
   `_step` that folds extreme rings out of line, and the call took a reference on every state
   array per symbol (STOCH 1,200 µs). The rings a fold needs are bound before the loop.
-- Rows are unsigned indices (`extrema.row_index`), which spares every access Numba's negative-
+- Rows are unsigned indices (`ring.row_index`), which spares every access Numba's negative-
   index wraparound (about half of MOM's per-symbol time).
 - In lockstep, STOCH and STOCHRSI run in passes over all symbols (fast %K, then each SMA stage)
   and CCI sums its windows row by row over blocks of symbols, so each loop vectorises.
@@ -50,7 +50,7 @@ from .ma import check_period, ema_core
 from .ring import ring_advance, ring_advance_all, ring_arrays, row_index, slot_ago, window_arrays
 
 __all__ = [
-    "CciState", "MacdState", "MfiState", "MomState", "RocState", "RsiState", "StochRsiState", "StochState",
+    "CciState", "LagState", "MacdState", "MfiState", "RsiState", "StochRsiState", "StochState",
     "WillrState",
     "cci_batch", "cci_init", "cci_step", "cci_update",
     "macd_batch", "macd_init", "macd_step", "macd_update",
@@ -294,7 +294,9 @@ def macd_batch(x, fast: int = 12, slow: int = 26, signal: int = 9, out=None):
 # --- MOM / ROC ----------------------------------------------------------------------------------
 
 
-class MomState(NamedTuple):
+class LagState(NamedTuple):
+    """The last `n` inputs of every symbol: all MOM and ROC need to compare x[t] with x[t-n]."""
+
     n: int
     buf: np.ndarray  # last n inputs
     head: np.ndarray
@@ -302,15 +304,19 @@ class MomState(NamedTuple):
     lock: np.ndarray
 
 
-def mom_init(n_symbols: int, n: int = 10) -> MomState:
-    """State for momentum over `n` bars."""
+def _lag_init(n_symbols: int, n: int) -> LagState:
     n = check_period("n", n)
-    return MomState(n, *window_arrays(n, n_symbols))
+    return LagState(n, *window_arrays(n, n_symbols))
+
+
+def mom_init(n_symbols: int, n: int = 10) -> LagState:
+    """State for momentum over `n` bars."""
+    return _lag_init(n_symbols, n)
 
 
 @kernel
 def _mom_next(state, s, x, slot, c):
-    j = np.uint64(slot)  # unsigned, as `extrema.row_index`: no negative-index wraparound
+    j = np.uint64(slot)  # unsigned, as `ring.row_index`: no negative-index wraparound
     old = state.buf[j, s]
     state.buf[j, s] = x
     return x - old if c > state.n else np.nan
@@ -350,23 +356,14 @@ def mom_batch(x, n: int = 10, out=None) -> np.ndarray:
     return run_rows(_mom_rows, lambda m: mom_init(m, n), (x,), out)
 
 
-class RocState(NamedTuple):
-    n: int
-    buf: np.ndarray  # last n inputs
-    head: np.ndarray
-    count: np.ndarray
-    lock: np.ndarray
-
-
-def roc_init(n_symbols: int, n: int = 10) -> RocState:
+def roc_init(n_symbols: int, n: int = 10) -> LagState:
     """State for the rate of change over `n` bars, in percent."""
-    n = check_period("n", n)
-    return RocState(n, *window_arrays(n, n_symbols))
+    return _lag_init(n_symbols, n)
 
 
 @kernel
 def _roc_next(state, s, x, slot, c):
-    j = np.uint64(slot)  # unsigned, as `extrema.row_index`: no negative-index wraparound
+    j = np.uint64(slot)  # unsigned, as `ring.row_index`: no negative-index wraparound
     old = state.buf[j, s]
     state.buf[j, s] = x
     roc = ((x / old) - 1.0) * 100.0 if old != 0.0 else 0.0

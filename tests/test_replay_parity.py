@@ -15,6 +15,7 @@ from backtesting import Backtest, Strategy
 from backtesting.test import EURUSD, GOOG
 
 from sqfast.compile.analysis import analyse
+from sqfast.compile.evaluate import evaluate
 from sqfast.compile.translate import compile_step
 from sqfast.replay_engine import BrokerOptions, indicator_values, run_compiled, run_symbol
 from tests.market import parity_frame
@@ -95,8 +96,6 @@ def near_tie(report, frame, bar: int) -> str | None:
     `bar` yet some pair of them is within 1e-9 there, the decision was a near-tie: describe it."""
     columns = {n: frame[n].to_numpy(float) for n in ("Open", "High", "Low", "Close", "Volume")}
     ours = indicator_values([r.indicator for r in report.indicators], columns)
-    from sqfast.compile.evaluate import evaluate
-
     theirs = {r.indicator.attr: evaluate(r.indicator, columns) for r in report.indicators if r.indicator.attr}
     at_bar = {}
     for name, value in ours.items():
