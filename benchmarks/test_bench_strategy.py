@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
@@ -26,38 +27,68 @@ REPLAY_SYMBOLS, REPLAY_BARS = (200, 5_000) if QUICK else (1_000, 5_000)
 BACKTESTING_SAMPLE = 2 if QUICK else 5
 
 
-def test_compiled_step_sma_cross(record):
-    report = analyse(SMA_CROSS)
-    compiled = compile_step(report)
+def _compiled_bar():
+    """One bar of the translated SMA-cross step over N_STEP symbols, as a callable."""
+    compiled = compile_step(analyse(SMA_CROSS))
     arrays = StepArrays(compiled.layout, N_STEP)
     closes = demo_bars(256, N_STEP, seed=4).close
     sym = np.arange(N_STEP)
-    position = [0]
+    close, position = arrays.bar["Close"], [0]
 
     def one_bar():
         t = position[0]
         position[0] = t + 1
-        arrays.bar["Close"][:] = closes[t % 256]
+        close[:] = closes[t % 256]
         arrays.call(compiled.step, sym, True)
 
+    return one_bar
+
+
+def _fused_bar():
+    """One bar of the hand-written fused step over the same symbols and bars, as a callable."""
+    state = fused_state(N_STEP)
+    closes = demo_bars(256, N_STEP, seed=4).close
+    close, position = np.zeros(N_STEP), [0]
+
+    def one_bar():
+        t = position[0]
+        position[0] = t + 1
+        close[:] = closes[t % 256]
+        fused_sma_cross_step(t, close, *state)
+
+    return one_bar
+
+
+def test_compiled_step_sma_cross(record):
+    one_bar = _compiled_bar()
     for _ in range(40):
         one_bar()
     record("sma_cross_step_compiled_10000", one_bar, rounds_=30, iterations=20)
 
 
 def test_fused_step_sma_cross(record):
-    state = fused_state(N_STEP)
-    closes = demo_bars(256, N_STEP, seed=4).close
-    position = [0]
-
-    def one_bar():
-        t = position[0]
-        position[0] = t + 1
-        fused_sma_cross_step(t, closes[t % 256], *state)
-
+    one_bar = _fused_bar()
     for _ in range(40):
         one_bar()
     record("sma_cross_step_fused_10000", one_bar, rounds_=30, iterations=20)
+
+
+def test_step_ratio_interleaved():
+    """compiled / fused from rounds taken in turns, so load changes on a shared machine hit both
+    alike; each side's fastest round is its least disturbed."""
+    sides = {"compiled": _compiled_bar(), "fused": _fused_bar()}
+    best = dict.fromkeys(sides, float("inf"))
+    for _ in range(40):
+        for one_bar in sides.values():
+            one_bar()
+    for _ in range(30 if QUICK else 150):
+        for name, one_bar in sides.items():
+            started = time.perf_counter()
+            for _ in range(10):
+                one_bar()
+            best[name] = min(best[name], (time.perf_counter() - started) / 10)
+    RESULTS["sma_cross_step_ratio_interleaved"] = best["compiled"] / best["fused"]
+    RESULTS["sma_cross_step_best_compiled"], RESULTS["sma_cross_step_best_fused"] = best.values()
 
 
 def _universe():

@@ -9,6 +9,7 @@ import numpy as np
 from .compile.analysis import StrategyReport
 from .compile.evaluate import evaluate
 from .compile.graph import Indicator
+from .compile.intents import actions_of
 from .compile.translate import CompiledStep, StepArrays
 from .fallback import PlacedOrder, PythonStep
 from .sim import SimAccount, Trade
@@ -81,14 +82,13 @@ def _none_if_nan(x: float) -> float | None:
 
 def _apply_actions(arrays: StepArrays, s: int, bar: int, account: SimAccount, placed: list) -> None:
     """Hand symbol `s`'s actions from this step to its account, in the order next() made them."""
-    act = arrays.actions
-    for k in range(arrays.n_act[s]):
-        if act["act_code"][k, s] == 3:
-            account.position.close(act["act_portion"][k, s])
+    for code, size, limit, stop, sl, tp, portion in actions_of(arrays.layout.sites, int(arrays.fired[s]),
+                                                                arrays.args[s]):
+        if code == 3:
+            account.position.close(portion)
             continue
-        side = "buy" if act["act_code"][k, s] == 1 else "sell"
-        size = act["act_size"][k, s]
-        prices = [_none_if_nan(act[name][k, s]) for name in ("act_limit", "act_stop", "act_sl", "act_tp")]
+        side = "buy" if code == 1 else "sell"
+        prices = [_none_if_nan(x) for x in (limit, stop, sl, tp)]
         getattr(account, side)(size, *prices)
         placed.append(PlacedOrder(bar, side, size, *prices))
 
@@ -103,9 +103,10 @@ def _broker_bar(account: SimAccount, arrays: StepArrays, layout, s: int, cols: d
     if account.out_of_money:
         return False
     position = account.position
-    values = (position.size, position.pl, position.pl_pct, account.equity)
-    for name, value in zip(layout.position_fields, values, strict=True):
-        arrays.position[name][s] = value
+    values = {"pos_size": position.size, "pos_pl": position.pl, "pos_pl_pct": position.pl_pct,
+              "equity": account.equity}
+    for name in layout.position_fields:
+        arrays.position[name][s] = values[name]
     return True
 
 
@@ -146,7 +147,7 @@ def run_compiled(report: StrategyReport, compiled: CompiledStep, symbols: list[t
         sym = np.array([s for s, _ in live], dtype=np.int64)
         arrays.call(compiled.step, sym, len(sym) == n)
         for s, bar in live:
-            if arrays.n_act[s]:
+            if arrays.fired[s]:
                 _apply_actions(arrays, s, bar, accounts[s], placed[s])
     runs = []
     for s, (cols, _) in enumerate(symbols):

@@ -3,7 +3,8 @@
 Numba can cache only functions that live in real files, so each strategy's generated source is
 written under the cache directory (`SQFAST_CACHE_DIR`, else the user cache directory) in a file
 named by a hash of everything it depends on: the strategy's source, class and parameters, the
-kernel sources, and the versions of sqfast, the code generator and Numba. A second process finds the file and
+generated source itself (so any change to the code generator gives a new file), the kernel
+sources, and the versions of sqfast and Numba. A second process finds the file and
 Numba's own cache beside it, and compiles nothing.
 """
 
@@ -18,8 +19,6 @@ from types import ModuleType
 import numba
 
 from .. import __version__, kernels
-
-CODEGEN_VERSION = 1
 
 
 def cache_dir() -> Path:
@@ -41,10 +40,10 @@ def kernels_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def cache_key(source: str, class_name: str, params: dict) -> str:
+def cache_key(source: str, class_name: str, params: dict, generated: str) -> str:
     """A hash of what a generated step depends on."""
-    parts = (source, class_name, repr(sorted(params.items())), __version__, str(CODEGEN_VERSION),
-             numba.__version__, kernels_fingerprint())
+    parts = (source, class_name, repr(sorted(params.items())), generated, __version__, numba.__version__,
+             kernels_fingerprint())
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:20]
 
 

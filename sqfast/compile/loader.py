@@ -1,7 +1,9 @@
 """Load a strategy file: find its Strategy subclass, its parameters and `LOOKBACK`.
 
-A strategy is any subclass of backtesting.py's `Strategy`. The file may live anywhere; it is
-executed as a module of its own, named after a hash of its path so two files never collide.
+A strategy is any subclass of backtesting.py's `Strategy` or of `sqfast.Strategy`, its
+compatible base. backtesting.py is not needed for the latter: its base is looked for only once
+the file has imported it. The file may live anywhere; it is executed as a module of its own,
+named after a hash of its path so two files never collide.
 """
 
 import ast
@@ -14,9 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
-from backtesting import Strategy
-
 from ..errors import StrategyError
+from ..strategy import Strategy
 
 PARAM_TYPES = (bool, int, float, str)
 
@@ -37,11 +38,20 @@ class LoadedStrategy:
         return self.cls.__name__
 
 
+def strategy_bases() -> tuple[type, ...]:
+    """sqfast's `Strategy`, and backtesting.py's if it has been imported (a strategy subclassing it
+    has imported it)."""
+    backtesting = sys.modules.get("backtesting")
+    base = getattr(backtesting, "Strategy", None) if backtesting is not None else None
+    return (Strategy,) if base is None else (Strategy, base)
+
+
 def strategy_parameters(cls: type) -> dict[str, object]:
     """Public class attributes of a strategy (and its bases below `Strategy`) that are plain values."""
+    bases = strategy_bases()
     params: dict[str, object] = {}
     for klass in reversed(cls.__mro__):
-        if not issubclass(klass, Strategy) or klass is Strategy:
+        if not issubclass(klass, bases) or klass in bases:
             continue
         for key, value in vars(klass).items():
             if not key.startswith("_") and isinstance(value, PARAM_TYPES):
@@ -71,8 +81,9 @@ def _execute(path: Path, source: str) -> ModuleType:
 
 
 def _strategy_classes(module: ModuleType) -> list[type]:
+    bases = strategy_bases()
     return [obj for obj in vars(module).values()
-            if isinstance(obj, type) and issubclass(obj, Strategy) and obj is not Strategy
+            if isinstance(obj, type) and issubclass(obj, bases) and obj not in bases
             and obj.__module__ == module.__name__]
 
 
@@ -80,7 +91,7 @@ def _choose_class(path: Path, classes: list[type], class_name: str | None) -> ty
     names = [c.__name__ for c in classes]
     if not classes:
         raise StrategyError(str(path), "no Strategy subclass found",
-                            hint="define a class that subclasses backtesting.Strategy")
+                            hint="define a class that subclasses sqfast.Strategy or backtesting.Strategy")
     if class_name is None:
         if len(classes) > 1:
             raise StrategyError(str(path), f"several Strategy subclasses: {', '.join(names)}",

@@ -1,9 +1,13 @@
-"""Which kernel computes an indicator function: `backtesting.test.SMA`, TA-Lib's functions and
-sqfast's own `<ind>_batch` functions. Anything else is a window node (recomputed on the window)."""
+"""Which kernel computes an indicator function: `backtesting.test.SMA` and `sqfast.lib.SMA`,
+TA-Lib's functions, sqfast's own `<ind>_batch` functions, pandas rolling/ewm forms written as a
+lambda or a one-line def, and such a function wrapping any of these (`forms.py`). Anything else
+is a window node (recomputed on the window)."""
 
+import math
 from dataclasses import dataclass
 
 from ..kernels.catalog import KernelSpec, all_specs
+from . import forms
 
 
 @dataclass(frozen=True)
@@ -96,10 +100,22 @@ def _talib_call(func, args: tuple, kwargs: dict) -> KernelCall | None:
     return KernelCall(spec, tuple(bound[n] for n in flat_inputs), kernel_params, lines or spec.outputs)
 
 
-def _backtesting_sma(func, args: tuple, kwargs: dict) -> KernelCall | None:
+def _is_sma(func) -> bool:
+    """`backtesting.test.SMA` or `sqfast.lib.SMA`, without importing backtesting.py for the test."""
+    module = getattr(func, "__module__", None)
+    if getattr(func, "__name__", None) != "SMA" or module not in ("backtesting.test", "sqfast.lib"):
+        return False
+    if module == "sqfast.lib":
+        from .. import lib
+
+        return func is lib.SMA
     from backtesting import test
 
-    if func is not test.SMA:
+    return func is test.SMA
+
+
+def _sma_function(func, args: tuple, kwargs: dict) -> KernelCall | None:
+    if not _is_sma(func):
         return None
     bound = _bind(["values", "n"], {}, args, kwargs)
     if bound is None:
@@ -120,10 +136,62 @@ def _sqfast_kernel(func, args: tuple, kwargs: dict) -> KernelCall | None:
     return KernelCall(spec, tuple(bound[n] for n in spec.inputs), params, spec.outputs)
 
 
-def match_kernel(func, args: tuple, kwargs: dict) -> KernelCall | None:
-    """The kernel computing `func(*args, **kwargs)`, or None for a window node."""
-    for matcher in (_backtesting_sma, _talib_call, _sqfast_kernel):
+def _whole(value, minimum: int) -> bool:
+    return isinstance(value, int) and value >= minimum
+
+
+def _pandas_call(form: forms.PandasForm) -> KernelCall | None:
+    """The kernel of a pandas rolling/ewm form, where its semantics are the kernel's exactly."""
+    specs = all_specs()
+    if form.method == "ewm":
+        if not (form.window >= 1 and math.isfinite(form.window)):
+            return None
+        spec, params = specs["ewm"], {"span": form.window}
+    elif form.aggregate == "std":
+        if not _whole(form.window, 2) or form.ddof not in (0, 1):
+            return None
+        spec = specs["rolling_std" if form.ddof == 1 else "stddev"]
+        params = {"n": form.window} if form.ddof == 1 else {"n": form.window, "nbdev": 1.0}
+    else:
+        if not _whole(form.window, 1):
+            return None
+        spec, params = specs[{"mean": "sma", "max": "max", "min": "min"}[form.aggregate]], {"n": form.window}
+    return KernelCall(spec, (form.series,), params, spec.outputs)
+
+
+_MAX_WRAPPING = 3  # a one-expression function calling another, and so on, at most this deep
+
+
+def _one_expression(func, args: tuple, kwargs: dict, depth: int) -> KernelCall | None:
+    """A lambda or one-line def: a pandas form on a parameter, or a call of a known function."""
+    if depth >= _MAX_WRAPPING:
+        return None
+    expression = forms.expression_of(func)
+    scope = forms.scope_of(func, args, kwargs) if expression is not None else None
+    if scope is None:
+        return None
+    form = forms.pandas_form(expression, scope)
+    if form is not None:
+        return _pandas_call(form)
+    wrapped = forms.call_form(expression, scope)
+    if wrapped is None or wrapped.func is func:
+        return None
+    inner = _match(wrapped.func, wrapped.args, wrapped.kwargs, depth + 1)
+    if inner is None or wrapped.line is None:
+        return inner
+    if len(inner.lines) < 2 or wrapped.line >= len(inner.lines):
+        return None  # indexing a one-line result picks a bar, not a line
+    return KernelCall(inner.spec, inner.inputs, inner.params, (inner.lines[wrapped.line],))
+
+
+def _match(func, args: tuple, kwargs: dict, depth: int) -> KernelCall | None:
+    for matcher in (_sma_function, _talib_call, _sqfast_kernel):
         call = matcher(func, args, kwargs)
         if call is not None:
             return call
-    return None
+    return _one_expression(func, args, kwargs, depth)
+
+
+def match_kernel(func, args: tuple, kwargs: dict) -> KernelCall | None:
+    """The kernel computing `func(*args, **kwargs)`, or None for a window node."""
+    return _match(func, args, kwargs, 0)

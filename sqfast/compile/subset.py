@@ -3,10 +3,10 @@
 The subset (DESIGN.md, "Translating a strategy"): assignments to local names, `if/elif/else`,
 `pass`, a bare `return`, comparisons and boolean logic, arithmetic, `abs/min/max/len`, numbers
 and class parameters, `self.<indicator>[-k]`, `self.data.<Field>[-k]`, `crossover/cross/
-barssince`, `self.position` (truth, `.size`, `.is_long`, `.is_short`, `.pl`, `.pl_pct`,
-`.close(portion)`), `self.equity`, and `self.buy(...)` / `self.sell(...)` with keyword
-arguments `size, limit, stop, sl, tp`. Anything else is reported with its line, and the
-strategy then runs its real `next()` in Python.
+barssince` (backtesting.lib's or sqfast.lib's, which mean the same), `self.position` (truth,
+`.size`, `.is_long`, `.is_short`, `.pl`, `.pl_pct`, `.close(portion)`), `self.equity`, and
+`self.buy(...)` / `self.sell(...)` with keyword arguments `size, limit, stop, sl, tp`. Anything
+else is reported with its line, and the strategy then runs its real `next()` in Python.
 """
 
 import ast
@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from .graph import FIELDS
 
 SIGNALS = {"crossover": 2, "cross": 2, "barssince": 1}
+SIGNAL_MODULES = ("backtesting.lib", "sqfast.lib")
 BUILTINS = {"abs": (1, 1), "min": (2, None), "max": (2, None), "len": (1, 1)}
 POSITION_ATTRS = {"size", "is_long", "is_short", "pl", "pl_pct"}
 ORDER_KEYWORDS = {"size", "limit", "stop", "sl", "tp"}
@@ -62,8 +63,9 @@ class SubsetReport:
 
 
 class _Checker(ast.NodeVisitor):
-    def __init__(self, indicators: set[str], params: set[str], first_line: int):
+    def __init__(self, indicators: set[str], params: set[str], first_line: int, names: dict | None = None):
         self.indicators, self.params, self.offset = indicators, params, first_line - 1
+        self.names = names  # the module globals next() sees, to tell which crossover() it calls
         self.usage = NextUsage()
         self.locals: set[str] = set()
 
@@ -193,6 +195,8 @@ class _Checker(ast.NodeVisitor):
         if node.keywords and name != "barssince":
             self.fail(node, f"keyword arguments to {ast.unparse(node.func)}()")
         if name in SIGNALS:
+            if not self.is_library_signal(name):
+                self.fail(node, f"call to {name}() that is neither backtesting.lib's nor sqfast.lib's")
             if len(node.args) != SIGNALS[name]:
                 self.fail(node, f"{name}() with {len(node.args)} arguments")
             for arg in node.args:
@@ -210,6 +214,13 @@ class _Checker(ast.NodeVisitor):
                 self.check_expr(arg)
         else:
             self.fail(node, f"call to {ast.unparse(node.func)}()")
+
+    def is_library_signal(self, name: str) -> bool:
+        """Whether `name` in next() is backtesting.lib's or sqfast.lib's function of that name."""
+        if self.names is None:
+            return True
+        func = self.names.get(name)
+        return getattr(func, "__module__", None) in SIGNAL_MODULES and getattr(func, "__name__", None) == name
 
     def check_signal_arg(self, node: ast.expr, depth: int) -> None:
         """A series argument of crossover/cross/barssince: indicator, field, number or comparison."""
@@ -266,7 +277,7 @@ def next_function(cls: type) -> tuple[ast.FunctionDef, int]:
 def check_next(cls: type, indicators: set[str], params: set[str]) -> SubsetReport:
     """Check `cls.next` against the compiled subset."""
     node, first = next_function(cls)
-    checker = _Checker(indicators, params, first)
+    checker = _Checker(indicators, params, first, getattr(cls.next, "__globals__", None))
     try:
         checker.check_body(node.body)
     except UnsupportedError as err:

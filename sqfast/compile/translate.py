@@ -1,5 +1,6 @@
 """Translate a checked strategy into its compiled step (or report that it needs Python)."""
 
+import functools
 import time
 from dataclasses import dataclass
 
@@ -7,8 +8,7 @@ import numpy as np
 
 from .analysis import StrategyReport
 from .cache import cache_key, load_step_module
-from .codegen import ACTION_ARRAYS, MAX_ACTIONS, StepSource, generate
-from .graph import FIELDS
+from .codegen import POSITION_FIELDS, StepSource, generate
 from .subset import next_function
 
 
@@ -32,7 +32,7 @@ def compile_step(report: StrategyReport) -> CompiledStep | None:
     header = f"Compiled step of {loaded.name} ({loaded.path}), parameters {loaded.params}; by sqfast."
     layout = generate(node, report.next_report.usage, loaded.params, indicators, report.warmup, header)
     started = time.perf_counter()
-    module, cached = load_step_module(cache_key(loaded.source, loaded.name, loaded.params),
+    module, cached = load_step_module(cache_key(loaded.source, loaded.name, loaded.params, layout.source),
                                       lambda: layout.source)
     StepArrays(layout, 1).call(module.step, np.zeros(0, np.int64), False)  # compiles now, or loads
     return CompiledStep(module.step, layout, cached, time.perf_counter() - started)
@@ -45,24 +45,34 @@ class StepArrays:
     def __init__(self, layout: StepSource, n_symbols: int):
         n = n_symbols
         self.layout = layout
-        self.bar = {f: np.zeros(n) for f in FIELDS}
+        self.bar = {f: np.zeros(n) for f in layout.bar_fields}
         self.kernel_states = {s.attr: s.call.spec.init(n, **s.call.params) for s in layout.kernels}
         self.kernel_outputs = {s.attr: _outputs(s.call.spec.outputs, n) for s in layout.kernels}
         self.external = {name: np.zeros((1, n)) for name in layout.external}
         self.rings = {name: np.full((layout.depth[name], n), np.nan) for name in layout.series}
         self.bars = np.zeros(n, np.int64)
-        self.position = {name: np.zeros(n) for name in layout.position_fields}
+        self.position = {name: np.zeros(n) for name in POSITION_FIELDS}
         self.since = [np.full(n, -1, np.int64) for _ in range(layout.n_barssince)]
-        self.actions = {name: np.full((MAX_ACTIONS, n), np.nan) for name in ACTION_ARRAYS}
-        self.n_act = np.zeros(n, np.int64)
+        self.fired = np.zeros(n, np.int64)
+        self.args = np.zeros((n, max(1, layout.n_args)))
 
     def call(self, step, sym: np.ndarray, dense: bool) -> None:
-        kernels = [array for slot in self.layout.kernels
-                   for array in (self.kernel_states[slot.attr], self.kernel_outputs[slot.attr])]
-        m = len(sym)  # bar and external arrays hold the symbols in `sym` in their first m rows
-        step(sym, dense, *(a[:m] for a in self.bar.values()), *kernels,
-             *(a[:, :m] for a in self.external.values()), *self.rings.values(), self.bars,
-             *self.position.values(), *self.since, *self.actions.values(), self.n_act)
+        """Run `step` for the symbols in `sym`, whose bars are in the first len(sym) rows of the
+        bar and external arrays (`dense`: every symbol, in row order)."""
+        m = len(sym)
+        bar = self.bar.values() if m == len(self.bars) else [a[:m] for a in self.bar.values()]
+        step(sym, dense, *bar, *self._kernels, *(a[:, :m] for a in self.external.values()), *self._tail)
+
+    @functools.cached_property
+    def _kernels(self) -> list:
+        return [array for slot in self.layout.kernels
+                for array in (self.kernel_states[slot.attr], self.kernel_outputs[slot.attr])]
+
+    @functools.cached_property
+    def _tail(self) -> list[np.ndarray]:
+        """The arguments after the external indicators; the same arrays on every call."""
+        return [*self.rings.values(), self.bars, *(self.position[n] for n in self.layout.position_fields),
+                *self.since, self.fired, self.args]
 
 
 def _outputs(names: tuple[str, ...], n: int):

@@ -7,7 +7,8 @@ A bar flows through an account in two steps, as in backtesting.py's `Backtest.ru
    is recorded. Equity at or below zero closes the trades and stops the account
    (`out_of_money`).
 2. The strategy decides, knowing bar i's close: `buy`, `sell`, `position.close`, `trade.close`,
-   `order.cancel`. Nothing fills until the next `process_bar`.
+   `order.cancel`, `trade.sl = price`, `trade.tp = price`. Nothing fills until the next
+   `process_bar`.
 
 The rules are backtesting.py 0.6.6's, reproduced in behaviour (tests/sim compares them with
 backtesting.py itself), including these details a cleaner design might "fix" but that parity needs:
@@ -217,6 +218,32 @@ class SimAccount:
         size = copysign(max(1, round(abs(trade._size) * portion)), -trade._size)
         self._enqueue(Order(self, size, None, None, None, None, trade._tag, CLOSE, trade), front=True)
 
+    def _set_contingent(self, trade: Trade, role: str, price: float | None) -> None:
+        """`trade.sl = price` / `trade.tp = price`, as backtesting.py's setters: the price must be
+        None or in (0, inf); the trade's current order of that role is cancelled, and a price
+        places a new one (sized to close the whole trade) on the same terms as an entry's sl/tp."""
+        if self._out_of_money:
+            raise RuntimeError("the account is out of money; it takes no more orders")
+        if price is not None and not (isinstance(price, Real) and 0 < price < inf):
+            raise ValueError(f"{role} must be None or a price in (0, inf), got {price!r}")
+        if trade._account is not self or trade._exit_bar is not None or trade not in self._trades:
+            raise ValueError(f"{role} can only be set on an open trade of this account, not {trade!r}")
+        current = trade._sl_order if role == STOP_LOSS else trade._tp_order
+        if current is not None:
+            self._cancel_order(current)
+        if price:
+            self._place_bracket(trade, role, float(price))
+
+    def _place_bracket(self, trade: Trade, role: str, price: float) -> None:
+        """Queue a trade's stop-loss (at the front) or take-profit (at the back) order."""
+        size, tag = -trade._size, trade._tag
+        if role == STOP_LOSS:
+            trade._sl_order = Order(self, size, None, price, None, None, tag, STOP_LOSS, trade)
+            self._enqueue(trade._sl_order, front=True)
+        else:
+            trade._tp_order = Order(self, size, price, None, None, None, tag, TAKE_PROFIT, trade)
+            self._enqueue(trade._tp_order, front=False)
+
     def _cancel_order(self, order: Order) -> None:
         if not order._pending:
             raise ValueError(f"{order!r} is not pending")
@@ -412,11 +439,9 @@ class SimAccount:
         self._trades.append(trade)
         self._cash -= self._commission(units, price)
         if tp:
-            trade._tp_order = Order(self, -units, tp, None, None, None, tag, TAKE_PROFIT, trade)
-            self._enqueue(trade._tp_order, front=False)
+            self._place_bracket(trade, TAKE_PROFIT, tp)
         if sl:  # stop-losses go first in the queue
-            trade._sl_order = Order(self, -units, None, sl, None, None, tag, STOP_LOSS, trade)
-            self._enqueue(trade._sl_order, front=True)
+            self._place_bracket(trade, STOP_LOSS, sl)
 
     def _reduce_trade(self, trade: Trade, price: float, units: float, bar: int) -> None:
         """Close `units` (signed against the trade) of `trade`: all of it, or a split-off part

@@ -2,7 +2,8 @@
 
 They hold state only; every rule that changes them (fills, netting, cash) lives in
 `sqfast.sim.broker.SimAccount`. Fields are read-only properties, as in backtesting.py, so a
-strategy can inspect them but changes go through `close()` / `cancel()`.
+strategy can inspect them but changes go through `close()` / `cancel()` and the `Trade.sl` /
+`Trade.tp` setters.
 """
 
 from __future__ import annotations
@@ -155,13 +156,29 @@ class Trade:
 
     @property
     def sl(self) -> float | None:
-        """The stop-loss price (kept after the trade closes; None on a partial-close record)."""
+        """The stop-loss price (kept after the trade closes; None on a partial-close record).
+
+        Writable on an open trade, as in backtesting.py: a price replaces the stop-loss order (the
+        new one goes to the front of the queue), None cancels it.
+        """
         return self._sl_order._stop if self._sl_order is not None else None
+
+    @sl.setter
+    def sl(self, price: float | None) -> None:
+        self._account._set_contingent(self, STOP_LOSS, price)
 
     @property
     def tp(self) -> float | None:
-        """The take-profit price (kept after the trade closes; None on a partial-close record)."""
+        """The take-profit price (kept after the trade closes; None on a partial-close record).
+
+        Writable on an open trade, as in backtesting.py: a price replaces the take-profit order (the
+        new one goes to the back of the queue), None cancels it.
+        """
         return self._tp_order._limit if self._tp_order is not None else None
+
+    @tp.setter
+    def tp(self, price: float | None) -> None:
+        self._account._set_contingent(self, TAKE_PROFIT, price)
 
     @property
     def commission(self) -> float:
