@@ -1,4 +1,4 @@
-"""Moving averages: SMA, EMA, WMA, RMA (Wilder), DEMA, TEMA, KAMA.
+"""Moving averages: SMA, EMA, EWM (pandas), WMA, RMA (Wilder), DEMA, TEMA, KAMA.
 
 Conventions shared by every kernel module (see DESIGN.md, "Kernels"):
 
@@ -34,9 +34,10 @@ from .catalog import KernelSpec
 from .ring import ring_advance, ring_advance_all, row_index, slot_ago, window_arrays
 
 __all__ = [
-    "ChainedEmaState", "EmaState", "KamaState", "RmaState", "SmaState", "WmaState",
+    "ChainedEmaState", "EmaState", "EwmState", "KamaState", "RmaState", "SmaState", "WmaState",
     "dema_batch", "dema_init", "dema_step", "dema_update",
     "ema_batch", "ema_init", "ema_step", "ema_update",
+    "ewm_batch", "ewm_init", "ewm_step", "ewm_update",
     "kama_batch", "kama_init", "kama_step", "kama_update",
     "rma_batch", "rma_init", "rma_step", "rma_update",
     "sma_batch", "sma_init", "sma_step", "sma_update",
@@ -198,6 +199,79 @@ def ema_batch(x, n: int = 30, out=None) -> np.ndarray:
     Inputs must be finite.
     """
     return run_rows(_ema_rows, lambda m: ema_init(m, n), (x,), out)
+
+
+# --- EWM (pandas) ---------------------------------------------------------------------------
+
+
+class EwmState(NamedTuple):
+    span: float
+    alpha: float  # 1 / (1 + com), com = (span - 1) / 2: pandas' own arithmetic
+    decay: float  # 1 - alpha
+    norm: float  # decay + alpha, which pandas divides by (not always exactly 1.0 in floating point)
+    count: np.ndarray
+    value: np.ndarray
+
+
+def ewm_init(n_symbols: int, span: float = 30) -> EwmState:
+    """State for pandas' `ewm(span=span, adjust=False).mean()` (alpha = 2 / (span + 1))."""
+    try:
+        span = float(span)
+    except (TypeError, ValueError):
+        raise ValueError(f"span must be a number >= 1, got {span!r}") from None
+    if not span >= 1.0 or span == np.inf:
+        raise ValueError(f"span must be a finite number >= 1, got {span!r}")
+    alpha = 1.0 / (1.0 + (span - 1.0) / 2.0)
+    decay = 1.0 - alpha
+    return EwmState(span, alpha, decay, decay + alpha, _counts(n_symbols), _zeros(n_symbols))
+
+
+@kernel
+def ewm_core(c, value, x, alpha, decay, norm):
+    """One pandas EWM step on scalars: the `c`-th input `x` → the new value (also the output).
+
+    The first input is the value; then `(decay * value + alpha * x) / norm`, skipped where `x`
+    equals the value, exactly as pandas' `ewm` (adjust=False) computes it. The blend is computed
+    first and then selected, so the step stays free of a branch around the division.
+    """
+    blend = (decay * value + alpha * x) / norm
+    if c == 1:
+        return x
+    return value if value == x else blend
+
+
+@kernel
+def ewm_step(state, s, x):
+    """Exponentially weighted mean; reference: pandas `ewm(span=n, adjust=False).mean()`."""
+    c = state.count[s] + 1
+    v = ewm_core(c, state.value[s], x, state.alpha, state.decay, state.norm)
+    state.count[s] = c
+    state.value[s] = v
+    return v
+
+
+@kernel
+def ewm_update(state, sym, x, out):
+    """Advance the symbols in `sym` (None = all, in row order); see the module docstring."""
+    for i in range(x.shape[0]):
+        s = row_index(sym, i)
+        out[s] = ewm_step(state, s, x[i])
+
+
+@kernel
+def _ewm_rows(state, x, out):
+    for t in range(x.shape[0]):
+        ewm_update(state, None, x[t], out[t])
+
+
+def ewm_batch(x, span: float = 30, out=None) -> np.ndarray:
+    """pandas' `pd.Series(x).ewm(span=span, adjust=False).mean()`: starts at the first value, then
+    `(1 - alpha) * prev + alpha * x` with alpha = 2 / (span + 1). No NaN warm-up.
+
+    Reference: pandas `ewm(span=span, adjust=False).mean()` (unlike TA-Lib's EMA, which seeds with
+    the SMA of the first `n` values and is NaN before). Inputs must be finite.
+    """
+    return run_rows(_ewm_rows, lambda m: ewm_init(m, span), (x,), out)
 
 
 # --- RMA (Wilder) -----------------------------------------------------------------------------
@@ -554,6 +628,8 @@ SPECS = (
     _spec("sma", (("n", 30),), lambda n: (n - 1,), "TA-Lib SMA; backtesting.test.SMA; pandas rolling mean",
           sma_init, sma_update, sma_step, sma_batch),
     _spec("ema", (("n", 30),), lambda n: (n - 1,), "TA-Lib EMA", ema_init, ema_update, ema_step, ema_batch),
+    _spec("ewm", (("span", 30),), lambda span: (0,), "pandas ewm(span=n, adjust=False).mean()",
+          ewm_init, ewm_update, ewm_step, ewm_batch),
     _spec("wma", (("n", 30),), lambda n: (n - 1,), "TA-Lib WMA", wma_init, wma_update, wma_step, wma_batch),
     _spec("rma", (("n", 14),), lambda n: (n - 1,), "pandas ewm(alpha=1/n, adjust=False) on an SMA seed",
           rma_init, rma_update, rma_step, rma_batch),

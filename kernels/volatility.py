@@ -1,8 +1,10 @@
-"""Volatility: TRANGE, ATR, NATR, ADX (+DI, -DI), STDDEV, VAR, BBANDS.
+"""Volatility: TRANGE, ATR, NATR, ADX (+DI, -DI), STDDEV, VAR, BBANDS, and pandas' rolling std.
 
 Same conventions as `ma.py` (see its module docstring and DESIGN.md, "Kernels"). Kernels over
 bars take `high, low, close`; the windowed ones (STDDEV, VAR, BBANDS) keep a per-symbol ring and
-take the shared-slot path while every symbol advances together.
+take the shared-slot path while every symbol advances together. ROLLING_STD is pandas'
+`rolling(n).std()`, the sample standard deviation (ddof=1), where TA-Lib's STDDEV is the
+population one: the same window moments, scaled by sqrt(n / (n - 1)).
 
 Window variance: TA-Lib's classic `mean(x^2) - mean(x)^2` from running sums of `x` and `x^2`
 cancels catastrophically at prices ~30,000. Here each symbol keeps running sums of `x - K` and
@@ -39,6 +41,7 @@ __all__ = [
     "atr_batch", "atr_init", "atr_step", "atr_update",
     "bbands_batch", "bbands_init", "bbands_step", "bbands_update",
     "natr_batch", "natr_init", "natr_step", "natr_update",
+    "rolling_std_batch", "rolling_std_init", "rolling_std_step", "rolling_std_update",
     "stddev_batch", "stddev_init", "stddev_step", "stddev_update",
     "trange_batch", "trange_init", "trange_step", "trange_update",
     "var_batch", "var_init", "var_step", "var_update",
@@ -773,6 +776,44 @@ def stddev_batch(x, n: int = 5, nbdev: float = 1.0, out=None) -> np.ndarray:
     return run_rows(_stddev_rows, lambda m: stddev_init(m, n, nbdev), (x,), out)
 
 
+def rolling_std_init(n_symbols: int, n: int = 20) -> StddevState:
+    """State for the sample standard deviation (ddof=1) over the last `n` values (n >= 2).
+
+    A `StddevState` whose `nbdev` is sqrt(n / (n - 1)), the factor from the population to the
+    sample standard deviation.
+    """
+    n = check_period("n", n, 2)
+    return StddevState(n, math.sqrt(n / (n - 1.0)), *_moment_arrays(n, n_symbols))
+
+
+@kernel
+def rolling_std_step(state, s, x):
+    """Sample standard deviation; reference: pandas `rolling(n).std()`. Inputs must be finite."""
+    return stddev_step(state, s, x)
+
+
+@kernel
+def rolling_std_update(state, sym, x, out):
+    """Advance the symbols in `sym` (None = all, in row order); see the module docstring."""
+    stddev_update(state, sym, x, out)
+
+
+@kernel
+def _rolling_std_rows(state, x, out):
+    for t in range(x.shape[0]):
+        stddev_update(state, None, x[t], out[t])
+
+
+def rolling_std_batch(x, n: int = 20, out=None) -> np.ndarray:
+    """pandas' `pd.Series(x).rolling(n).std()`: the sample standard deviation (divide by `n - 1`)
+    of the last `n` values; NaN for the first `n - 1` bars.
+
+    Reference: pandas `rolling(n).std()` (ddof=1; TA-Lib's `STDDEV` divides by `n`). Exactly 0 on
+    a window of identical values, as in pandas. Inputs must be finite.
+    """
+    return run_rows(_rolling_std_rows, lambda m: rolling_std_init(m, n), (x,), out)
+
+
 def bbands_init(n_symbols: int, n: int = 20, nbdevup: float = 2.0, nbdevdn: float = 2.0) -> BbandsState:
     """State for Bollinger Bands of period `n` (n >= 2) around the SMA."""
     n = check_period("n", n, 2)
@@ -862,6 +903,8 @@ SPECS = (
                stddev_init, stddev_update, stddev_step, stddev_batch, "TA-Lib STDDEV"),
     KernelSpec("var", ("x",), (("n", 5),), ("var",), lambda n: (n - 1,), var_init, var_update, var_step,
                var_batch, "TA-Lib VAR"),
+    KernelSpec("rolling_std", ("x",), (("n", 20),), ("rolling_std",), lambda n: (n - 1,), rolling_std_init,
+               rolling_std_update, rolling_std_step, rolling_std_batch, "pandas rolling(n).std() (ddof=1)"),
     KernelSpec("bbands", ("x",), (("n", 20), ("nbdevup", 2.0), ("nbdevdn", 2.0)),
                ("upper", "middle", "lower"), lambda n, nbdevup, nbdevdn: (n - 1, n - 1, n - 1),
                bbands_init, bbands_update, bbands_step, bbands_batch, "TA-Lib BBANDS (matype=0)"),

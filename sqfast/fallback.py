@@ -5,6 +5,7 @@ backtesting.py's `Strategy.buy/sell/position/equity/trades/orders` only talk to 
 and read `self._data`, so an instance of the user's own class runs unchanged on these proxies.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,10 +16,11 @@ from .sim import SimAccount
 
 @dataclass(frozen=True)
 class PlacedOrder:
-    """An order as `next()` placed it (before any fill), for the orders table and parity checks."""
+    """An order as `next()` placed it (before any fill), for the orders table and parity checks.
+    `position.close(portion)` with open trades is recorded as side "close", size `portion`."""
 
     bar: int
-    side: str  # "buy" or "sell"
+    side: str  # "buy", "sell" or "close"
     size: float
     limit: float | None
     stop: float | None
@@ -40,12 +42,57 @@ class BarsView:
     def __getattr__(self, name: str):
         if name in FIELDS:
             return self._columns[name][: self._length]
-        if name == "index":
+        if name == "index" and self._index is not None:
             return self._index[: self._length]
         raise AttributeError(f"self.data.{name} is not available in sqfast (use Open/High/Low/Close/Volume)")
 
     def __len__(self) -> int:
         return self._length
+
+
+Gate = Callable[[PlacedOrder], object]
+"""Approves an order before it reaches the account (the live engine's risk checks): false refuses
+it, True passes it, anything else passes it with that as the order's tag (a client order id)."""
+
+
+def send(account: SimAccount, order: PlacedOrder, log: list[PlacedOrder], gate: Gate | None = None,
+         tag: object = None) -> object | None:
+    """Place `order` in `account` unless `gate` refuses it, and log it if placed. A close with no
+    open trades would place nothing, so it is neither checked nor logged. Returns the account's
+    order (None for a close or a refused order)."""
+    if order.side == "close" and not account.trades:
+        return None
+    verdict = True if gate is None else gate(order)
+    if not verdict:
+        return None
+    if verdict is not True:
+        tag = verdict
+    log.append(order)
+    if order.side == "close":
+        account.position.close(order.size)
+        return None
+    return getattr(account, order.side)(order.size, order.limit, order.stop, order.sl, order.tp, tag)
+
+
+class PositionView:
+    """`self.position` for the strategy: the account's position, with `close()` recorded."""
+
+    def __init__(self, broker: "BrokerFacade"):
+        self._broker = broker
+
+    def close(self, portion: float = 1.0) -> None:
+        broker = self._broker
+        send(broker.account, PlacedOrder(broker.bar, "close", float(portion), None, None, None, None),
+             broker.placed, broker.gate)
+
+    def __getattr__(self, name: str):
+        return getattr(self._broker.account.position, name)
+
+    def __bool__(self) -> bool:
+        return bool(self._broker.account.position)
+
+    def __repr__(self) -> str:
+        return repr(self._broker.account.position)
 
 
 class BrokerFacade:
@@ -55,20 +102,16 @@ class BrokerFacade:
         self.account = account
         self.placed: list[PlacedOrder] = []
         self.bar = 0
+        self.position = PositionView(self)
+        self.gate: Gate | None = None
 
     def new_order(self, size, limit=None, stop=None, sl=None, tp=None, tag=None):
-        side = "buy" if size > 0 else "sell"
-        order = getattr(self.account, side)(abs(size), limit, stop, sl, tp, tag)
-        self.placed.append(PlacedOrder(self.bar, side, abs(size), limit, stop, sl, tp))
-        return order
+        order = PlacedOrder(self.bar, "buy" if size > 0 else "sell", abs(size), limit, stop, sl, tp)
+        return send(self.account, order, self.placed, self.gate, tag)
 
     @property
     def equity(self) -> float:
         return self.account.equity
-
-    @property
-    def position(self):
-        return self.account.position
 
     @property
     def orders(self):

@@ -41,7 +41,7 @@ def cross(series1: Sequence, series2: Sequence) -> bool:
     return crossover(series1, series2) or crossover(series2, series1)
 
 
-def barssince(condition: Sequence[bool], default=np.inf):
+def barssince(condition: Sequence[bool], default: float = np.inf) -> float:
     """Bars since `condition` was last true (0 if it is true now), else `default`.
 
     Same as `backtesting.lib.barssince`.

@@ -11,7 +11,7 @@ from .compile.evaluate import evaluate
 from .compile.graph import Indicator
 from .compile.intents import actions_of
 from .compile.translate import CompiledStep, StepArrays
-from .fallback import PlacedOrder, PythonStep
+from .fallback import PlacedOrder, PythonStep, send
 from .sim import SimAccount, Trade
 
 
@@ -76,6 +76,9 @@ def indicator_values(indicators: list[Indicator], columns: dict[str, np.ndarray]
     return values
 
 
+SIDES = {1: "buy", 2: "sell", 3: "close"}  # action codes of the compiled step
+
+
 def _none_if_nan(x: float) -> float | None:
     return None if np.isnan(x) else float(x)
 
@@ -84,13 +87,9 @@ def _apply_actions(arrays: StepArrays, s: int, bar: int, account: SimAccount, pl
     """Hand symbol `s`'s actions from this step to its account, in the order next() made them."""
     for code, size, limit, stop, sl, tp, portion in actions_of(arrays.layout.sites, int(arrays.fired[s]),
                                                                 arrays.args[s]):
-        if code == 3:
-            account.position.close(portion)
-            continue
-        side = "buy" if code == 1 else "sell"
         prices = [_none_if_nan(x) for x in (limit, stop, sl, tp)]
-        getattr(account, side)(size, *prices)
-        placed.append(PlacedOrder(bar, side, size, *prices))
+        amount = float(portion) if code == 3 else size
+        send(account, PlacedOrder(bar, SIDES[int(code)], amount, *prices), placed)
 
 
 def _broker_bar(account: SimAccount, arrays: StepArrays, layout, s: int, cols: dict, bar: int,

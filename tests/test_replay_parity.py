@@ -1,6 +1,8 @@
 """The acceptance test of translation: for every example strategy, on 50 seeded synthetic
 symbols plus backtesting.py's GOOG and EURUSD, sqfast's replay places the same orders on the
-same bars and makes the same trades as backtesting.py's own `Backtest.run()` on that symbol.
+same bars and makes the same trades as backtesting.py's own `Backtest.run()` on that symbol
+(`sqfast_native.py`, written against `sqfast.Strategy`, runs under backtesting.py through
+`sqfast.strategy.to_backtesting`).
 
 Decisions that differ only because two indicator values are within 1e-9 of each other at a
 comparison (a near-tie) are reported as skips naming the bar, never hidden.
@@ -18,6 +20,7 @@ from sqfast.compile.analysis import analyse
 from sqfast.compile.evaluate import evaluate
 from sqfast.compile.translate import compile_step
 from sqfast.replay_engine import BrokerOptions, indicator_values, run_compiled, run_symbol
+from sqfast.strategy import to_backtesting
 from tests.market import parity_frame
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,9 +52,14 @@ def frames():
 
 
 def recording(cls):
-    """`cls` with every buy()/sell() call logged as (bar, side, size, limit, stop, sl, tp)."""
+    """`cls` with every buy()/sell() call logged as (bar, side, size, limit, stop, sl, tp), and
+    every position.close(portion) that has trades to close as (bar, "close", portion, ...)."""
 
     class Recording(cls):
+        @property
+        def position(self):
+            return _LoggedPosition(super().position, self)
+
         def init(self):
             self.placed = []
             super().init()
@@ -72,10 +80,28 @@ def recording(cls):
     return Recording
 
 
+class _LoggedPosition:
+    """backtesting.py's position with close() logged by the strategy that called it."""
+
+    def __init__(self, position, strategy):
+        self._position, self._strategy = position, strategy
+
+    def close(self, portion=1.0):
+        if self._strategy.trades:
+            self._strategy.placed.append((len(self._strategy.data) - 1, "close", portion, None, None, None, None))
+        self._position.close(portion)
+
+    def __getattr__(self, name):
+        return getattr(self._position, name)
+
+    def __bool__(self):
+        return bool(self._position)
+
+
 def backtesting_run(report, frame, options):
     with warnings.catch_warnings():  # its cancellation and open-trade warnings are expected here
         warnings.simplefilter("ignore", UserWarning)
-        stats = Backtest(frame, recording(report.loaded.cls), **options).run()
+        stats = Backtest(frame, recording(to_backtesting(report.loaded.cls)), **options).run()
     return stats._strategy.placed, stats._trades
 
 
@@ -91,23 +117,29 @@ def same_size(a: float, b: float) -> bool:
     return a == b if max(a, b) >= 1 else same_price(a, b)
 
 
-def near_tie(report, frame, bar: int) -> str | None:
-    """If our indicator values and backtesting.py's own (the functions themselves) agree to 1e-9 at
-    `bar` yet some pair of them is within 1e-9 there, the decision was a near-tie: describe it."""
+def near_tie(report, frame, bar: int, back: int = 3) -> str | None:
+    """If our indicator values and backtesting.py's own (the functions themselves) agree to 1e-9
+    over the `back` bars up to `bar` (what crossover and a short barssince read) yet some pair of
+    them is within 1e-9 there, the decision was a near-tie: describe it."""
     columns = {n: frame[n].to_numpy(float) for n in ("Open", "High", "Low", "Close", "Volume")}
     ours = indicator_values([r.indicator for r in report.indicators], columns)
     theirs = {r.indicator.attr: evaluate(r.indicator, columns) for r in report.indicators if r.indicator.attr}
     at_bar = {}
+    first = max(0, bar - back)
     for name, value in ours.items():
-        a, b = np.atleast_2d(value)[:, bar - 1: bar + 1], np.atleast_2d(theirs[name])[:, bar - 1: bar + 1]
+        a, b = np.atleast_2d(value)[:, first: bar + 1], np.atleast_2d(theirs[name])[:, first: bar + 1]
         if not np.allclose(a, b, rtol=1e-9, equal_nan=True):
             return None
         at_bar[name] = a
-    flat = np.concatenate([v.ravel() for v in at_bar.values()] + [columns["Close"][bar - 1: bar + 1]])
-    flat = flat[np.isfinite(flat)]
-    gaps = np.abs(flat[:, None] - flat[None, :]) <= 1e-9 * np.abs(flat[:, None])
-    np.fill_diagonal(gaps, False)
-    return f"near-tie at bar {bar}" if gaps.any() else None
+    for k in range(first + 1, bar + 1):  # pairs of values on bars k - 1 and k
+        flat = np.concatenate([v[:, k - 1 - first: k + 1 - first].ravel() for v in at_bar.values()]
+                              + [columns["Close"][k - 1: k + 1]])
+        flat = flat[np.isfinite(flat)]
+        gaps = np.abs(flat[:, None] - flat[None, :]) <= 1e-9 * np.abs(flat[:, None])
+        np.fill_diagonal(gaps, False)
+        if gaps.any():
+            return f"near-tie at bars {k - 1}-{k}"
+    return None
 
 
 def columns_of(frame) -> dict:

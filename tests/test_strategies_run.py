@@ -1,4 +1,6 @@
-"""Every example strategy in strategies/ is a plain backtesting.py strategy that runs unchanged.
+"""Every example strategy in strategies/ is a plain backtesting.py strategy that runs unchanged,
+except `sqfast_native.py`, written against `sqfast.Strategy`, which runs here as
+`sqfast.strategy.to_backtesting(cls)` (backtesting.py's `Backtest` takes only its own subclasses).
 
 Each file is imported by path, must have a module docstring and exactly one Strategy subclass,
 and must run on backtesting.py's bundled GOOG data, place at least three trades and emit no
@@ -14,6 +16,9 @@ from pathlib import Path
 import pytest
 from backtesting import Backtest, Strategy
 from backtesting.test import GOOG
+
+from sqfast.strategy import Strategy as SqfastStrategy
+from sqfast.strategy import to_backtesting
 
 STRATEGIES_DIR = Path(__file__).resolve().parent.parent / "strategies"
 STRATEGY_FILES = sorted(STRATEGIES_DIR.glob("*.py"))
@@ -43,7 +48,8 @@ def _strategy_classes(module) -> list[type]:
     return [
         obj
         for obj in vars(module).values()
-        if inspect.isclass(obj) and issubclass(obj, Strategy) and obj.__module__ == module.__name__
+        if inspect.isclass(obj) and issubclass(obj, Strategy | SqfastStrategy)
+        and obj.__module__ == module.__name__
     ]
 
 
@@ -65,7 +71,7 @@ def test_runs_on_goog(path: Path):
     allowed = KNOWN_WARNINGS + EXPECTED_WARNINGS.get(path.stem, ())
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        stats = Backtest(GOOG, cls, cash=10_000, commission=0.002, finalize_trades=True).run()
+        stats = Backtest(GOOG, to_backtesting(cls), cash=10_000, commission=0.002, finalize_trades=True).run()
     unexpected = [
         f"{w.category.__name__}: {w.message}"
         for w in caught

@@ -2,23 +2,27 @@
 
 One call advances every symbol that has a bar (`sym`): it updates the strategy's kernel
 indicators (`<kernel>_update`, the lockstep path when `dense`), pushes each series `next()` reads
-into a per-symbol history ring, updates the state of each `barssince(...)` (every bar, as
-backtesting.py evaluates it over the whole history), then, for symbols past their warm-up, runs
-the translated `next()` body. Indicators no kernel computes (window nodes, indicators of
-indicators) are supplied by the engine as `x_<name>`. Actions are appended to one intent array:
+into a per-symbol history ring `h_<name>[k, s]` (the value `k` bars ago), updates the state of
+each `barssince(...)` (every bar, as backtesting.py evaluates it over the whole history), then
+evaluates the translated `next()` body, which counts only for symbols past their warm-up.
+Indicators no kernel computes (window nodes, indicators of indicators) are supplied by the
+engine as `x_<name>`. Parameters are written into the source as literals (the cache key
+includes them).
 
-    act[s, k, :]   the k-th action of symbol s this bar: ACTION_FIELDS, NaN = not given;
-                   code 1 buy, 2 sell, 3 position.close
-    n_act[s]       actions this bar
+`next()` becomes straight-line code, so the symbol loop has no data-dependent branches (they
+mispredicted on about half the symbols and made the step 4x slower than a hand-written one) and
+LLVM can vectorise it over dense bars:
 
-Series are kept in per-symbol history arrays `h_<name>[s, k]`, the value `k` bars ago; the
-values `next()` reads are loaded into locals before it runs. Parameters are written into the
-source as literals (the cache key includes them).
+- each statement runs under a guard, the conjunction of the conditions on its path (`g<k>`);
+  `and`/`or` in conditions evaluate every operand (all are side-effect free) with `&`/`|`;
+- an assignment under a guard selects between the new and the old value; a `return` sets
+  `dead`, which later statements' guards exclude;
+- order call `j` of next() (a "site", in program order) sets bit `j` of `fired[s]` when its guard
+  holds; its arguments known at translation live in the layout's `sites`, the ones computed at
+  run time in `args[s, column]`. `sqfast.compile.intents` decodes them.
 
-Layout and form are chosen for speed (measured with benchmarks/test_bench_strategy.py): a
-symbol's history and each of its actions sit in one cache line, and conditions made of
-comparisons combine with `&`/`|` (every operand is side-effect free) so they compile without
-unpredictable branches.
+Because next() has no loops, each site runs at most once per bar, and the sites that fired, in
+program order, are exactly the calls next() made, in the order it made them.
 """
 
 import ast

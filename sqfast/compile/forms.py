@@ -113,7 +113,8 @@ def _parse(source: str) -> ast.Module | None:
 
 def _module_tree(func) -> ast.Module | None:
     filename = func.__code__.co_filename
-    lines = linecache.getlines(filename, getattr(func, "__globals__", None))
+    linecache.checkcache(filename)  # a file rewritten since it was last read is read again
+    lines = linecache.getlines(filename, func.__globals__)
     return _parse("".join(lines)) if lines else None
 
 

@@ -15,6 +15,7 @@ from backtesting.test import GOOG
 from sqfast.compile.analysis import analyse
 from sqfast.compile.loader import load_strategy
 from sqfast.compile.subset import check_next
+from sqfast.strategy import to_backtesting
 
 ROOT = Path(__file__).resolve().parents[2]
 STRATEGIES = sorted((ROOT / "strategies").glob("*.py"))
@@ -24,7 +25,7 @@ def first_next_bar(cls) -> int:
     """The 0-based bar on which backtesting.py first calls `next()` for `cls`."""
     seen = []
 
-    class Probe(cls):
+    class Probe(to_backtesting(cls)):
         def next(self):
             seen.append(len(self.data) - 1)
 
@@ -123,6 +124,19 @@ def test_check_command_prints_the_translation(tmp_path):
         "  warm-up: 20 bars; next() first runs on bar 20; LOOKBACK = 20",
     ]
     assert re.fullmatch(r"  next\(\): compiled \(translated and compiled in \d+\.\d\d s\)", lines[-1])
+
+
+def test_check_shows_each_pandas_form_as_its_kernel(tmp_path):
+    result = sqfast("check", "strategies/pandas_rolling.py", cache=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[2:7] == [
+        "  indicators:",
+        "    mean: kernel sma(n=20); first value on bar 19",
+        "    sd: kernel rolling_std(n=20); first value on bar 19",
+        "    trend: kernel ewm(span=50); first value on bar 0",
+        "  warm-up: 20 bars; next() first runs on bar 20",
+    ]
+    assert "  next(): compiled (" in result.stdout
 
 
 def test_fallback_is_reported_by_check(tmp_path):

@@ -1,0 +1,176 @@
+"""One strategy over its symbols, one bar time at a time: the unit of work of live runs.
+
+For each call, in backtesting.py's order: every symbol with a bar first has its pending orders
+processed at that bar by its own simulated sub-account (when trading), then the strategy decides
+on the bar's close — the compiled step for all those symbols in one call, or the strategy's own
+`next()` per symbol (the Python fallback). The decisions come back as `Decision`s; the caller
+(the engine) checks them against the risk limits and places the ones that pass.
+
+Bars are counted per symbol, so a symbol's bar index means what it means in a backtest of that
+symbol alone. Indicators that no kernel computes in the step (window nodes, indicators of
+indicators), and every indicator of a Python-fallback strategy, are recomputed on the symbol's
+whole history at each of its bars: correct, slower, and reported by `sqfast check`.
+"""
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .compile.analysis import StrategyReport
+from .compile.graph import FIELDS
+from .compile.intents import actions_of
+from .compile.translate import CompiledStep, StepArrays
+from .fallback import PlacedOrder, PythonStep, send
+from .replay_engine import SIDES, BrokerOptions, indicator_values
+
+SymbolGate = Callable[[int, PlacedOrder], object]
+"""Approves symbol row's order before it reaches its sub-account (the engine's risk checks); see
+`fallback.Gate` for what it returns."""
+
+
+def _refuse(order: PlacedOrder) -> bool:
+    return False
+
+
+class History:
+    """Every bar each symbol has had, in columns that grow by doubling."""
+
+    def __init__(self, n_symbols: int, capacity: int = 256):
+        self.columns = [{f: np.empty(capacity) for f in FIELDS} for _ in range(n_symbols)]
+        self.length = np.zeros(n_symbols, dtype=np.int64)
+
+    def append(self, rows: np.ndarray, bars: dict[str, np.ndarray]) -> None:
+        for j, s in enumerate(rows.tolist()):
+            n, columns = self.length[s], self.columns[s]
+            if n == len(columns["Close"]):
+                for f in FIELDS:
+                    grown = np.empty(2 * n)
+                    grown[:n] = columns[f]
+                    columns[f] = grown
+            for f in FIELDS:
+                columns[f][n] = bars[f][j]
+            self.length[s] = n + 1
+
+    def of(self, s: int) -> dict[str, np.ndarray]:
+        """Symbol `s`'s bars so far (views)."""
+        n = self.length[s]
+        return {f: column[:n] for f, column in self.columns[s].items()}
+
+
+def _none_if_nan(x: float) -> float | None:
+    return None if x != x else float(x)
+
+
+class StrategyRunner:
+    """A strategy, its per-symbol state and its sub-accounts (`accounts[s]`, one per symbol)."""
+
+    def __init__(self, report: StrategyReport, compiled: CompiledStep | None, n_symbols: int,
+                 options: BrokerOptions):
+        self.report, self.compiled, self.n_symbols = report, compiled, n_symbols
+        self.start = 1 + report.warmup  # a symbol's first decision bar
+        self.bars = np.zeros(n_symbols, dtype=np.int64)  # bars seen per symbol
+        self.accounts = [options.account() for _ in range(n_symbols)]
+        self.stopped = np.zeros(n_symbols, dtype=np.bool_)  # out of money: no more decisions
+        indicators = [r.indicator for r in report.indicators]
+        if compiled is not None:
+            self.arrays = StepArrays(compiled.layout, n_symbols)
+            self.external = [i for i in indicators if i.attr in compiled.layout.external]
+            self.history = History(n_symbols) if self.external else None
+        else:
+            self.indicators = indicators
+            self.history = History(n_symbols)
+            self.steps: list[PythonStep | None] = [None] * n_symbols
+
+    def on_bars(self, rows: np.ndarray, bars: dict[str, np.ndarray], gate: SymbolGate | None) -> list:
+        """Advance the symbols `rows` (this strategy's rows, increasing) by one bar each, given as
+        arrays aligned with `rows`. With a `gate` (trading), fill their pending orders first, then
+        send next()'s orders that the gate approves to the sub-accounts and return them as
+        (row, PlacedOrder); without one (warm-up), only advance indicators and strategy state."""
+        if self.stopped.any():
+            keep = ~self.stopped[rows]
+            rows, bars = rows[keep], {f: v[keep] for f, v in bars.items()}
+        index = self.bars[rows]
+        self.bars[rows] = index + 1
+        if self.history is not None:
+            self.history.append(rows, bars)
+        if gate is not None:
+            self._fill(rows, index, bars)
+        if self.compiled is not None:
+            return self._decide_compiled(rows, index, bars, gate)
+        return self._decide_python(rows, index, gate)
+
+    # ------------------------------------------------------------------ broker
+    def _fill(self, rows: np.ndarray, index: np.ndarray, bars: dict[str, np.ndarray]) -> None:
+        """Process each symbol's pending orders at its bar and copy its position for next()."""
+        o, h, low, c = (bars[f] for f in ("Open", "High", "Low", "Close"))
+        fields = self.compiled.layout.position_fields if self.compiled is not None else ()
+        for j, s in enumerate(rows.tolist()):
+            if index[j] < self.start:
+                continue
+            account = self.accounts[s]
+            account.process_bar(int(index[j]), o[j], h[j], low[j], c[j])
+            if account.out_of_money:
+                self.stopped[s] = True
+                continue
+            if fields:
+                position = account.position
+                values = {"pos_size": position.size, "pos_pl": position.pl, "pos_pl_pct": position.pl_pct,
+                          "equity": account.equity}
+                for name in fields:
+                    self.arrays.position[name][s] = values[name]
+
+    # ------------------------------------------------------------------ decisions
+    def _decide_compiled(self, rows: np.ndarray, index: np.ndarray, bars: dict[str, np.ndarray],
+                         gate: SymbolGate | None) -> list:
+        arrays, m = self.arrays, len(rows)
+        for field, values in arrays.bar.items():
+            values[:m] = bars[field]
+        for indicator in self.external:
+            for j, s in enumerate(rows.tolist()):
+                value = np.atleast_2d(indicator_values([indicator], self.history.of(s))[indicator.attr])
+                if arrays.external[indicator.attr].shape[0] != value.shape[0]:
+                    arrays.external[indicator.attr] = np.zeros((value.shape[0], self.n_symbols))
+                arrays.external[indicator.attr][:, j] = value[:, -1]
+        arrays.call(self.compiled.step, rows, m == self.n_symbols)
+        if gate is None:
+            return []
+        placed = []
+        sites = self.compiled.layout.sites
+        for j in np.flatnonzero(arrays.fired[rows]).tolist():
+            s, bar = int(rows[j]), int(index[j])
+            if bar < self.start or self.stopped[s]:
+                continue
+            log: list[PlacedOrder] = []
+            for code, size, limit, stop, sl, tp, portion in actions_of(sites, int(arrays.fired[s]),
+                                                                        arrays.args[s]):
+                order = PlacedOrder(bar, SIDES[int(code)], float(portion if code == 3 else size),
+                                    *(_none_if_nan(x) for x in (limit, stop, sl, tp)))
+                send(self.accounts[s], order, log, lambda o, s=s: gate(s, o))
+            placed += [(s, order) for order in log]
+        return placed
+
+    def _decide_python(self, rows: np.ndarray, index: np.ndarray, gate: SymbolGate | None) -> list:
+        """Run the strategy's own next() per symbol past its warm-up; during the run's warm-up
+        (no gate) it runs too, so its state advances, but every order is refused."""
+        placed = []
+        loaded = self.report.loaded
+        for s, bar in zip(rows.tolist(), index.tolist(), strict=True):
+            if bar < self.start or self.stopped[s]:
+                continue
+            columns = self.history.of(s)
+            step = self.steps[s]
+            if step is None:
+                step = self.steps[s] = PythonStep(loaded.cls, loaded.params, columns, None, {},
+                                                  self.accounts[s])
+            step.data._columns = columns
+            step.indicators = indicator_values(self.indicators, columns)
+            step.advance(bar)
+            step.broker.placed = []
+            step.broker.gate = (lambda o, s=s: gate(s, o)) if gate is not None else _refuse
+            step.decide()
+            placed += [(s, order) for order in step.broker.placed]
+        return placed
+
+    def equity(self) -> float:
+        """The strategy's equity: every sub-account's, summed."""
+        return float(sum(a.equity for a in self.accounts))
