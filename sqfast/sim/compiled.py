@@ -183,10 +183,11 @@ def _call(core, state: BrokerState, *args: object) -> tuple[BrokerState, int]:
     raise RuntimeError(f"compiled broker: unexpected status {status}")
 
 
-def _aligned(n: int, **arrays: np.ndarray) -> None:
+def _aligned(n: int, dtype: type | None = None, **arrays: np.ndarray) -> None:
     for name, array in arrays.items():
-        if array.ndim != 1 or array.shape[0] != n:
-            raise ValueError(f"{name} must be 1-D with {n} values, got shape {array.shape}")
+        if array.ndim != 1 or array.shape[0] != n or (dtype is not None and array.dtype != dtype):
+            kind = "" if dtype is None else f" of {np.dtype(dtype)}"
+            raise ValueError(f"{name} must be 1-D with {n} values{kind}, got {array.dtype} {array.shape}")
 
 
 def broker_bar(state: BrokerState, sym: np.ndarray, bar: np.ndarray, open: np.ndarray, high: np.ndarray,
@@ -201,7 +202,8 @@ def broker_bar(state: BrokerState, sym: np.ndarray, bar: np.ndarray, open: np.nd
     sym, bar = _rows(sym), _rows(bar)
     open, high, low, close = _values(open), _values(high), _values(low), _values(close)
     _aligned(sym.shape[0], bar=bar, open=open, high=high, low=low, close=close)
-    _aligned(state.si.shape[0], pos_size=pos_size, pos_pl=pos_pl, pos_pl_pct=pos_pl_pct, equity=equity)
+    _aligned(state.si.shape[0], np.float64, pos_size=pos_size, pos_pl=pos_pl, pos_pl_pct=pos_pl_pct,
+             equity=equity)
     return _call(broker_bar_core, state, sym, bar, open, high, low, close,
                  pos_size, pos_pl, pos_pl_pct, equity)
 

@@ -16,6 +16,8 @@ Worst cases reserved before anything changes (Q pending orders, T open trades, A
 
 import math
 
+import numpy as np
+
 from sqfast.sim.compiled_layout import (
     ACT_BUY,
     ACT_CLOSE,
@@ -49,6 +51,8 @@ from sqfast.sim.compiled_layout import (
     G_BAD_BAR,
     G_BAD_ROW,
     G_BAD_VALUE,
+    G_LIMIT_CLOSED,
+    G_LIMIT_EVENTS,
     G_N_CLOSED,
     G_N_EQUITY,
     G_N_ERRORS,
@@ -85,6 +89,7 @@ from sqfast.sim.compiled_layout import (
     T_SIZE,
     TAKE_PROFIT,
     TOO_MANY_ACTIONS,
+    BrokerState,
     jit,
 )
 from sqfast.sim.compiled_rules import (
@@ -99,6 +104,7 @@ from sqfast.sim.compiled_rules import (
 
 NAN = math.nan
 INF = math.inf
+Arr = np.ndarray  # (Numba ignores annotations)
 
 
 # ------------------------------------------------------------------------------------ capacity
@@ -147,8 +153,11 @@ def _check_row(si, g, s, stamp):
 
 @jit
 def _fits(state, closed_rows, event_rows, equity_rows, error_rows):
-    """True if the logs can take these totals and no pool asked for more; else record the wants."""
+    """True if the logs can take these totals and no pool asked for more; else record the wants.
+    The closed-trade and event totals become the limits the call's writes are checked against."""
     opt, g, _, _, _, _, closed, events, eq_key, _, errors = state
+    g[G_LIMIT_CLOSED] = closed_rows
+    g[G_LIMIT_EVENTS] = event_rows
     short = g[G_WANT_ORDERS] > 0 or g[G_WANT_TRADES] > 0
     if closed_rows > closed.shape[0]:
         g[G_WANT_CLOSED] = closed_rows
@@ -195,7 +204,8 @@ def _position(trades, si, s, close):
 
 
 @jit
-def broker_bar_core(state, sym, bar, open_, high, low, close, pos_size, pos_pl, pos_pl_pct, equity_out):
+def broker_bar_core(state: BrokerState, sym: Arr, bar: Arr, open_: Arr, high: Arr, low: Arr, close: Arr,
+                    pos_size: Arr, pos_pl: Arr, pos_pl_pct: Arr, equity_out: Arr) -> int:
     """SimAccount.process_bar for the rows `sym`, at their bars `bar`, with prices aligned with
     `sym`; writes each row's position size, P&L, P&L % and equity at `[sym[j]]` of the outputs.
     Returns how many of the rows are out of money (they take no more actions), or a status < 0."""
@@ -215,7 +225,8 @@ def broker_bar_core(state, sym, bar, open_, high, low, close, pos_size, pos_pl, 
             return BAD_BAR
         n_orders = si[s, S_N_ORDERS]
         n_trades = si[s, S_N_TRADES]
-        _reserve_bar(state, s, n_orders, n_trades)
+        if n_orders and (3 * n_orders > si[s, S_ORDER_CAP] or n_trades + n_orders > si[s, S_TRADE_CAP]):
+            _reserve_bar(state, s, n_orders, n_trades)  # (a call only when a segment must grow)
         closed_rows += n_trades + 4 * n_orders
         event_rows += n_orders + 1
     if not _fits(state, closed_rows, event_rows, g[G_N_EQUITY] + sym.shape[0], 0):
@@ -246,7 +257,7 @@ def broker_bar_core(state, sym, bar, open_, high, low, close, pos_size, pos_pl, 
                 stop = orders[off + q, O_STOP]
                 limit = orders[off + q, O_LIMIT]
                 if stop == stop:
-                    fills = h > stop if size > 0 else lo <= stop
+                    fills = h >= stop if size > 0 else lo <= stop
                 elif limit == limit:
                     fills = lo <= limit if size > 0 else h >= limit
                 else:
@@ -353,7 +364,7 @@ def _apply(orders, trades, si, sf, opt, s, bar, code, size, limit, stop, sl, tp,
 
 
 @jit
-def broker_act_core(state, sym, bar, act, n_act):
+def broker_act_core(state: BrokerState, sym: Arr, bar: Arr, act: Arr, n_act: Arr) -> int:
     """Apply each row's actions `act[s, k, :]` (k < n_act[s]) in order, for the rows `sym` at their
     bars `bar`. An invalid action changes nothing and is logged in `errors` (row, bar, k, ERR_*);
     the others are applied. Returns the number of errors, or a status < 0."""
@@ -371,11 +382,12 @@ def broker_act_core(state, sym, bar, act, n_act):
             g[G_BAD_VALUE] = n
             return TOO_MANY_ACTIONS
         if n:
-            n_trades = si[s, S_N_TRADES]
-            _reserve(orders, si, g, s, S_ORDER_OFF, S_ORDER_CAP, S_N_ORDERS, G_ORDER_TOP, G_WANT_ORDERS,
-                     si[s, S_N_ORDERS] + n * (1 + n_trades))
+            need = si[s, S_N_ORDERS] + n * (1 + si[s, S_N_TRADES])
+            if need > si[s, S_ORDER_CAP]:
+                _reserve(orders, si, g, s, S_ORDER_OFF, S_ORDER_CAP, S_N_ORDERS, G_ORDER_TOP, G_WANT_ORDERS,
+                         need)
             error_rows += n
-    if not _fits(state, 0, 0, 0, error_rows):
+    if not _fits(state, g[G_N_CLOSED], g[G_N_EVENTS], 0, error_rows):  # (decisions fill nothing)
         return NEED_CAPACITY
 
     opt, sf = state.opt, state.sf
@@ -399,7 +411,7 @@ def broker_act_core(state, sym, bar, act, n_act):
 # -------------------------------------------------------------------------------------- the end
 
 @jit
-def broker_finalize_core(state, sym, last_bar):
+def broker_finalize_core(state: BrokerState, sym: Arr, last_bar: Arr) -> int:
     """SimAccount.finalize for the rows `sym`: close every open trade on the row's last bar
     (`last_bar`, which must be its last processed bar), processing the whole queue once more on
     that bar's prices; the bar's equity is replaced. Rows out of money or without a bar are left

@@ -4,7 +4,8 @@
 
 - `opt`     float64[OPT_WIDTH]: the options shared by every sub-account (OPT_*).
 - `g`       int64[G_WIDTH]: global counters: the top of each pool, the length of each log, the
-            capacity a full call asked for, the last bad input (G_*).
+            capacity a full call asked for, the log rows the current call reserved, the last bad
+            input (G_*).
 - `si`      int64[n_symbols, SI_WIDTH], `sf` float64[n_symbols, SF_WIDTH]: one row per symbol:
             where its orders and trades live, their counts, its last bar, out-of-money flag (S_*);
             its cash, last bar's prices and equity (F_*).
@@ -25,7 +26,13 @@ Capacity: a core call first checks that every pool and log can take the worst ca
 (bounds in compiled_rules), moving a symbol's segment to the free top of its pool when it has to
 grow. If a pool or log is too small it records what it needs in `g` and returns NEED_CAPACITY
 without changing any account; `grow` then reallocates (compacting the pools) and the call is made
-again. Nothing is ever truncated.
+again. Nothing is ever truncated. The worst cases are enforced, not trusted: a row written beyond
+what the call reserved (a segment's capacity, g[G_LIMIT_CLOSED], g[G_LIMIT_EVENTS]) raises.
+
+Numba's on-disk cache is keyed on each function's own source file: after editing
+compiled_rules.py during development, delete sqfast/sim/__pycache__ (callers in compiled_core keep
+the old rules compiled in otherwise). An installed release replaces every file, so it is not
+affected.
 """
 
 from __future__ import annotations
@@ -46,8 +53,8 @@ OPT_WIDTH = 9
 # ------------------------------------------------------------------------------- global slots
 G_ORDER_TOP, G_TRADE_TOP, G_N_CLOSED, G_N_EVENTS, G_N_EQUITY, G_N_ERRORS, G_WANT_ORDERS, G_WANT_TRADES, \
     G_WANT_CLOSED, G_WANT_EVENTS, G_WANT_EQUITY, G_WANT_ERRORS, G_STAMP, G_BAD_ROW, G_BAD_BAR, \
-    G_BAD_VALUE = range(16)
-G_WIDTH = 16
+    G_BAD_VALUE, G_LIMIT_CLOSED, G_LIMIT_EVENTS = range(18)
+G_WIDTH = 24
 
 # ------------------------------------------------------------------------- per-symbol columns
 S_ORDER_OFF, S_ORDER_CAP, S_N_ORDERS, S_TRADE_OFF, S_TRADE_CAP, S_N_TRADES, S_NEXT_ID, S_BAR, S_BUST, \

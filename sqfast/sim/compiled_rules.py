@@ -40,6 +40,8 @@ from sqfast.sim.compiled_layout import (
     F_LOW,
     F_OPEN,
     F_PREV_CLOSE,
+    G_LIMIT_CLOSED,
+    G_LIMIT_EVENTS,
     G_N_CLOSED,
     G_N_EVENTS,
     O_ID,
@@ -79,10 +81,11 @@ from sqfast.sim.compiled_layout import (
 
 NAN = np.nan
 INF = np.inf
+Arr = np.ndarray  # (Numba ignores annotations; they document the public helpers)
 
 
 @jit
-def copy_row(a, src, dst):
+def copy_row(a: Arr, src: int, dst: int) -> None:
     """a[dst, :] = a[src, :] without a slice (no temporary array)."""
     for f in range(a.shape[1]):
         a[dst, f] = a[src, f]
@@ -91,6 +94,8 @@ def copy_row(a, src, dst):
 @jit
 def _event(events, g, s, bar, code):
     row = g[G_N_EVENTS]
+    if row >= g[G_LIMIT_EVENTS]:
+        raise RuntimeError("compiled broker: more events than the call reserved")
     events[row, 0] = s
     events[row, 1] = bar
     events[row, 2] = code
@@ -100,7 +105,8 @@ def _event(events, g, s, bar, code):
 # ------------------------------------------------------------------------------------ the queue
 
 @jit
-def insert_order(orders, si, s, front, size, limit, stop, sl, tp, role, trade_id):
+def insert_order(orders: Arr, si: Arr, s: int, front: bool, size: float, limit: float, stop: float, sl: float,
+                 tp: float, role: int, trade_id: float) -> None:
     """Queue an order at the front or the back; NaN prices are unset."""
     off = si[s, S_ORDER_OFF]
     n = si[s, S_N_ORDERS]
@@ -127,7 +133,7 @@ def insert_order(orders, si, s, front, size, limit, stop, sl, tp, role, trade_id
 
 
 @jit
-def remove_order(orders, si, s, pos):
+def remove_order(orders: Arr, si: Arr, s: int, pos: int) -> None:
     """Remove the order at queue position `pos`; later orders move up."""
     off = si[s, S_ORDER_OFF]
     n = si[s, S_N_ORDERS]
@@ -159,7 +165,7 @@ def _find_trade(trades, si, s, trade_id):
 # ------------------------------------------------------------------------------ money and trades
 
 @jit
-def equity(trades, si, s, cash, close):
+def equity(trades: Arr, si: Arr, s: int, cash: float, close: float) -> float:
     """SimAccount.equity: cash plus the open trades' unrealised P&L at `close`."""
     n = si[s, S_N_TRADES]
     if n == 0:
@@ -195,6 +201,8 @@ def _book_exit(closed, g, opt, s, size, entry_price, entry_bar, sl, tp, price, b
     exit_commission = fixed + abs(size) * price * relative
     commissions = exit_commission + (fixed + abs(size) * entry_price * relative)
     row = g[G_N_CLOSED]
+    if row >= g[G_LIMIT_CLOSED]:
+        raise RuntimeError("compiled broker: more closed trades than the call reserved")
     g[G_N_CLOSED] = row + 1
     closed[row, C_SYM] = s
     closed[row, C_SIZE] = size
@@ -210,7 +218,8 @@ def _book_exit(closed, g, opt, s, size, entry_price, entry_bar, sl, tp, price, b
 
 
 @jit
-def close_trade(orders, trades, si, sf, closed, g, opt, s, k, price, bar):
+def close_trade(orders: Arr, trades: Arr, si: Arr, sf: Arr, closed: Arr, g: Arr, opt: Arr, s: int, k: int,
+                price: float, bar: int) -> None:
     """Close open trade k: remove it and its sl/tp orders, book it at `price`."""
     off = si[s, S_TRADE_OFF]
     row = off + k
@@ -419,14 +428,16 @@ def _process_pass(orders, trades, si, sf, closed, events, g, opt, s):
 
 
 @jit
-def process_queue(orders, trades, si, sf, closed, events, g, opt, s):
+def process_queue(orders: Arr, trades: Arr, si: Arr, sf: Arr, closed: Arr, events: Arr, g: Arr, opt: Arr,
+                  s: int) -> None:
     """Process symbol s's queue on its current bar until no new sl/tp can fill on it."""
     while _process_pass(orders, trades, si, sf, closed, events, g, opt, s):
         pass
 
 
 @jit
-def settle(orders, trades, si, sf, closed, events, g, opt, s):
+def settle(orders: Arr, trades: Arr, si: Arr, sf: Arr, closed: Arr, events: Arr, g: Arr, opt: Arr,
+           s: int) -> float:
     """Process the queue; then close everything and stop the account if equity is at or below 0.
     Returns the equity at the close."""
     if si[s, S_N_ORDERS]:
@@ -439,7 +450,8 @@ def settle(orders, trades, si, sf, closed, events, g, opt, s):
 
 
 @jit
-def go_bust(orders, trades, si, sf, closed, events, g, opt, s):
+def go_bust(orders: Arr, trades: Arr, si: Arr, sf: Arr, closed: Arr, events: Arr, g: Arr, opt: Arr,
+            s: int) -> None:
     """Close the trades at the close and stop; like backtesting.py, every second trade stays open."""
     close = sf[s, F_CLOSE]
     bar = si[s, S_BAR]
@@ -453,7 +465,7 @@ def go_bust(orders, trades, si, sf, closed, events, g, opt, s):
 
 
 @jit
-def queue_close(orders, trades, si, s, k, portion):
+def queue_close(orders: Arr, trades: Arr, si: Arr, s: int, k: int, portion: float) -> None:
     """Queue a market order closing `portion` of open trade k, at the front."""
     row = si[s, S_TRADE_OFF] + k
     size = trades[row, T_SIZE]

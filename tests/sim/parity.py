@@ -2,7 +2,8 @@
 
 The oracle run: backtesting.py's own `Backtest(data, Recorder, ...).run()`, where `Recorder.next()`
 places seeded random orders (market, limit, stop, stop-limit, with or without sl/tp, fractional,
-whole-unit and invalid sizes, long and short), closes positions and trades, cancels orders, and
+whole-unit and invalid sizes, long and short), closes positions and trades, cancels orders, moves
+or removes open trades' stop-losses and take-profits (`trade.sl = ...`, `trade.tp = ...`), and
 logs per bar what the strategy saw (equity, position, pending orders, open trades) and what it
 did (each call and whether it raised). The replay: a `SimAccount` processes the same bars, is
 checked against the logged view before each decision, and makes the same calls. At the end the
@@ -54,16 +55,27 @@ def dataset(name: str) -> pd.DataFrame:
 
 # ------------------------------------------------------------------------------- the decisions
 
-def random_call(rng: random.Random, close: float, scale: float, equity: float, n_trades: int,
-                n_orders: int) -> tuple[str, dict]:
-    """One random decision; prices are spread around `close` in units of the typical bar range."""
+def random_call(rng: random.Random, close: float, scale: float, equity: float, trade_sides: tuple[int, ...],
+                n_orders: int, compiled_only: bool = False) -> tuple[str, dict]:
+    """One random decision; prices are spread around `close` in units of the typical bar range.
+
+    `trade_sides` holds +1 / -1 per open trade. `compiled_only` keeps to what the compiled broker
+    supports: buy/sell and position.close.
+    """
+    n_trades = len(trade_sides)
     r = rng.random()
     if r < 0.10 and n_trades:
         return "position.close", {"portion": _portion(rng)}
-    if r < 0.20 and n_trades:
-        return "trade.close", {"index": rng.randrange(n_trades), "portion": _portion(rng)}
-    if r < 0.25 and n_orders:
-        return "order.cancel", {"index": rng.randrange(n_orders)}
+    if not compiled_only:
+        if r < 0.20 and n_trades:
+            return "trade.close", {"index": rng.randrange(n_trades), "portion": _portion(rng)}
+        if r < 0.25 and n_orders:
+            return "order.cancel", {"index": rng.randrange(n_orders)}
+        if r < 0.33 and n_trades:
+            index = rng.randrange(n_trades)
+            which = rng.choice(("trade.sl", "trade.tp"))
+            price = _bracket_price(rng, which, trade_sides[index], close, scale)
+            return which, {"index": index, "price": price}
 
     side = rng.choice(("buy", "sell"))
     sign = 1 if side == "buy" else -1
@@ -106,6 +118,21 @@ def random_call(rng: random.Random, close: float, scale: float, equity: float, n
     return side, kw
 
 
+def _bracket_price(rng: random.Random, which: str, side: int, close: float, scale: float) -> float | None:
+    """A new stop-loss / take-profit price for a trade: mostly on the protective / profit side,
+    sometimes already crossed (it fills on the next bar), sometimes None (cancel) or invalid."""
+    u = rng.random()
+    if u < 0.15:
+        return None
+    if u < 0.18:
+        return rng.choice((0.0, -1.0, math.nan, math.inf))  # backtesting.py: AssertionError
+    away = close * scale * rng.uniform(0.1, 2.5)
+    toward_profit = 1 if which == "trade.tp" else -1
+    if u < 0.33:
+        toward_profit = -toward_profit
+    return close + side * toward_profit * away
+
+
 def _portion(rng: random.Random) -> float:
     u = rng.random()
     if u < 0.4:
@@ -129,6 +156,8 @@ def apply_call(target, call: tuple[str, dict], errors: tuple[type[Exception], ..
             target.trades[kw["index"]].close(kw["portion"])
         elif method == "order.cancel":
             target.orders[kw["index"]].cancel()
+        elif method in ("trade.sl", "trade.tp"):
+            setattr(target.trades[kw["index"]], method.removeprefix("trade."), kw["price"])
         else:
             raise KeyError(method)
     except errors as exc:
@@ -151,6 +180,7 @@ class Recorder(Strategy):
 
     seed = 0
     activity = 0.4
+    compiled_only = False
 
     def init(self):
         self.rng = random.Random(self.seed)
@@ -164,8 +194,9 @@ class Recorder(Strategy):
         calls = []
         if rng.random() < self.activity:
             for _ in range(rng.choice((1, 1, 1, 2, 3))):
-                call = random_call(rng, float(self.data.Close[-1]), self.scale, self.equity,
-                                   len(self.trades), len(self.orders))
+                sides = tuple(1 if t.is_long else -1 for t in self.trades)
+                call = random_call(rng, float(self.data.Close[-1]), self.scale, self.equity, sides,
+                                   len(self.orders), self.compiled_only)
                 calls.append((call, apply_call(self, call, (ValueError, AssertionError))))
         self.log.append((len(self.data) - 1, seen, calls))
 
@@ -188,13 +219,15 @@ _SAME_BAR = re.compile(r"^\((.+?)\) A contingent SL/TP order would execute")
 
 
 @cache
-def run_oracle(data_name: str, seed: int, options: tuple[tuple[str, object], ...]) -> Oracle:
-    """backtesting.py's run of the Recorder; cached, so mutation checks reuse it."""
+def run_oracle(data_name: str, seed: int, options: tuple[tuple[str, object], ...],
+               compiled_only: bool = False) -> Oracle:
+    """backtesting.py's run of the Recorder; cached, so mutation checks reuse it. `compiled_only`
+    limits the decisions to what the compiled broker supports."""
     data = dataset(data_name)
     opts = dict(options)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        stats = Backtest(data, Recorder, **opts).run(seed=seed)
+        stats = Backtest(data, Recorder, **opts).run(seed=seed, compiled_only=compiled_only)
     events = []
     for w in caught:
         text = str(w.message)
@@ -234,6 +267,7 @@ def check_parity(data_name: str, seed: int, options: tuple[tuple[str, object], .
     assert oracle.log and oracle.log[0][0] == start, where
 
     n_calls = n_raised = 0
+    methods: Counter = Counter()
     for i in range(start, n):
         account.process_bar(i, o[i], h[i], lo[i], c[i])
         if account.out_of_money:
@@ -249,6 +283,7 @@ def check_parity(data_name: str, seed: int, options: tuple[tuple[str, object], .
                 f"{where}: bar {i}: {call} raised {outcome} in sqfast, {raised} in backtesting.py"
             n_calls += 1
             n_raised += raised is not None
+            methods[call[0]] += raised is None
     assert not steps, f"{where}: sqfast went bust at bar {account.bar} but backtesting.py went on"
     if oracle.options.get("finalize_trades") and not account.out_of_money:
         account.finalize(n - 1)
@@ -269,6 +304,7 @@ def check_parity(data_name: str, seed: int, options: tuple[tuple[str, object], .
         t["bars"] += n - start
         t["calls"] += n_calls
         t["raised"] += n_raised
+        t.update({f"call {method}": n for method, n in methods.items()})
         t["trades"] += len(oracle.trades)
         t["bust"] += account.out_of_money
         t["open at end"] += len(account.trades)

@@ -150,3 +150,58 @@ def test_cancelling_a_stop_loss_removes_it_from_the_trade():
     assert sl_order.is_contingent and sl_order.parent_trade is trade
     sl_order.cancel()
     assert trade.sl is None and trade.tp == 110
+
+
+def test_trade_sl_and_tp_setters_replace_or_cancel_the_bracket_orders():
+    account = _ready()
+    account.buy(size=2, limit=90)  # a pending entry, to see where the brackets are queued
+    account.buy(size=1, tp=110)
+    account.process_bar(2, 100.0, 101.0, 99.0, 100.0)
+    (trade,) = account.trades
+    entry, tp_order = account.orders
+    trade.sl = 95  # a new stop-loss goes to the front of the queue, sized to close the trade
+    sl_order = account.orders[0]
+    assert account.orders == (sl_order, entry, tp_order)
+    assert (sl_order.size, sl_order.stop, sl_order.is_contingent) == (-1, 95.0, True)
+    assert sl_order.parent_trade is trade
+    trade.tp = 120  # replaces the take-profit order, at the back
+    assert trade.tp == 120 and account.orders[:2] == (sl_order, entry) and account.orders[2] is not tp_order
+    trade.sl = 96.5
+    assert trade.sl == 96.5 and len(account.orders) == 3 and account.orders[0] is not sl_order
+    trade.tp = None
+    assert trade.tp is None and [o.limit for o in account.orders] == [None, 90.0]
+    # A stop-loss above the price is legal: it fills at the next open.
+    trade.sl = 150
+    account.process_bar(3, 104.0, 105.0, 103.0, 104.0)
+    (closed,) = account.closed_trades
+    assert (closed.exit_bar, closed.exit_price, closed.sl, closed.tp) == (3, 104.0, 150.0, None)
+
+
+@pytest.mark.parametrize("price", [0, -1.0, math.nan, math.inf, "100"])
+def test_an_invalid_sl_or_tp_price_raises_and_changes_nothing(price):
+    account = _ready()
+    account.buy(size=1, sl=90)
+    account.process_bar(2, 100.0, 101.0, 99.0, 100.0)
+    (trade,) = account.trades
+    orders = account.orders
+    for name in ("sl", "tp"):
+        with pytest.raises(ValueError, match="must be None or a price"):
+            setattr(trade, name, price)
+    assert account.orders == orders and trade.sl == 90 and trade.tp is None
+
+
+def test_sl_and_tp_are_set_only_on_open_trades_of_a_live_account():
+    account = _ready(margin=0.02)
+    account.buy(size=1)
+    account.buy()
+    account.process_bar(2, 100.0, 101.0, 99.0, 100.0)
+    first = account.trades[0]
+    account.position.close(0.5)
+    account.process_bar(3, 100.0, 101.0, 99.0, 100.0)
+    part = account.closed_trades[0]
+    with pytest.raises(ValueError, match="open trade"):
+        part.sl = 90
+    account.process_bar(4, 50.0, 50.0, 40.0, 40.0)
+    assert account.out_of_money
+    with pytest.raises(RuntimeError, match="out of money"):
+        first.tp = 200

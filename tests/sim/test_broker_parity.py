@@ -50,6 +50,7 @@ def test_random_walks_with_default_options():
     assert tally["runs"] == 40 and tally["bars"] > 14_000
     assert tally["trades"] > 5_000 and tally["calls"] > 8_000 and tally["raised"] > 300
     assert tally["exit at sl"] > 300 and tally["exit at tp"] > 300 and tally["no sl/tp"] > 1_000
+    assert tally["call trade.sl"] > 200 and tally["call trade.tp"] > 200
     for reason in (broker_module.NO_UNITS, broker_module.NO_MARGIN, broker_module.SAME_BAR_BRACKET):
         assert tally[reason] > 50, reason
 
@@ -120,6 +121,10 @@ MUTATIONS = [
      "                self._cancel_order(order)\n            k += 1",
      "                self._cancel_order(order)\n                continue\n            k += 1",
      "exclusive-orders"),
+    ("setting trade.sl keeps the old stop-loss order too",
+     "        if current is not None:\n            self._cancel_order(current)\n", "", None),
+    ("setting trade.sl / trade.tp to None keeps the order",
+     "        if current is not None:\n", "        if current is not None and price:\n", None),
     ("bankruptcy closes every trade",
      "self._close_trade(self._trades[k], self._close, self._bar)\n            k += 1",
      "self._close_trade(self._trades[k], self._close, self._bar)", "bust-with-hedged-trades"),
