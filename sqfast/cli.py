@@ -69,7 +69,31 @@ def build_parser() -> argparse.ArgumentParser:
                         help="decide with the strategy's own next() in Python, even if it compiles")
     replay.add_argument("--trades", metavar="FILE", help="write one row per trade (.csv or .parquet)")
     replay.add_argument("--orders", metavar="FILE", help="write every order next() placed (.csv or .parquet)")
+    _add_run_commands(commands)
     return parser
+
+
+def _add_run_commands(commands) -> None:
+    """`run` and the commands that look after a run directory."""
+    from .run_args import add_run_arguments
+
+    run = commands.add_parser(
+        "run",
+        help="run a portfolio of strategies live: demo feed, simulated broker, journal, restart",
+        description="Run several translated strategies together over a universe, fed by a data "
+        "source, executed by the simulated broker (paper) or only recorded (signals), journaled "
+        "to the run directory. Running again with the same run directory resumes.",
+    )
+    add_run_arguments(run)
+    status = commands.add_parser("status", help="a run directory's strategies, positions and feed health")
+    status.add_argument("run_dir", metavar="RUN_DIR")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    halt = commands.add_parser("halt", help="set a run's persistent kill switch: no new orders")
+    halt.add_argument("run_dir", metavar="RUN_DIR")
+    halt.add_argument("--reason", default="halted from the command line", help="why (journaled)")
+    resume = commands.add_parser("resume", help="clear a run's kill switch")
+    resume.add_argument("run_dir", metavar="RUN_DIR")
+    commands.add_parser("granularities", help="list the bar granularities and the data sources serving each")
 
 
 def _symbol_list(text: str) -> list[str]:
@@ -115,6 +139,40 @@ def _run_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_live(args: argparse.Namespace) -> int:
+    from .live import run
+    from .run_args import config_from_args
+
+    return run(config_from_args(args))
+
+
+def _run_dir_command(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from .run_status import format_status, halt, resume, status, status_json
+
+    run_dir = Path(args.run_dir)
+    if args.command == "status":
+        current = status(run_dir)
+        print(json.dumps(status_json(current), indent=1) if args.json else format_status(current))
+    elif args.command == "halt":
+        halt(run_dir, args.reason)
+        print(f"{run_dir}: halted ({args.reason}); `sqfast resume {run_dir}` clears it")
+    else:
+        resume(run_dir)
+        print(f"{run_dir}: resumed")
+    return 0
+
+
+def _list_granularities() -> int:
+    from .granularity import GRANULARITIES, sources_serving
+
+    for granularity in GRANULARITIES:
+        print(f"{granularity.name:>4}  {', '.join(sources_serving(granularity))}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -126,6 +184,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_check(args)
         if args.command == "replay":
             return _run_replay(args)
+        if args.command == "run":
+            return _run_live(args)
+        if args.command in ("status", "halt", "resume"):
+            return _run_dir_command(args)
+        if args.command == "granularities":
+            return _list_granularities()
     except SqfastError as err:
         print(f"sqfast: error: {err}", file=sys.stderr)
         return 2

@@ -17,6 +17,7 @@ from .compile.analysis import analyse
 from .compile.translate import compile_step
 from .errors import SqfastError
 from .replay_engine import BrokerOptions, SymbolRun, run_compiled, run_symbol
+from .replay_fast import FastRun, run_fast, supported
 
 TRADE_SCHEMA = {"symbol": pl.Utf8, "size": pl.Int64, "entry_bar": pl.Int64, "exit_bar": pl.Int64,
                 "entry_price": pl.Float64, "exit_price": pl.Float64, "entry_time": pl.Datetime("ns"),
@@ -37,6 +38,32 @@ class ReplayResult:
 def _trade_rows(bars: SymbolBars, run: SymbolRun) -> list[tuple]:
     return [(bars.symbol, int(t.size), t.entry_bar, t.exit_bar, t.entry_price, t.exit_price,
              bars.times[t.entry_bar].item(), bars.times[t.exit_bar].item(), t.pl) for t in run.trades]
+
+
+def _fast_tables(all_bars: list[SymbolBars], run: FastRun) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The trades and orders tables of a compiled replay, built column by column, in the Python
+    paths' order (by symbol, then in closing / placing order)."""
+    names = np.array([b.symbol for b in all_bars], dtype=object)
+    offsets = np.concatenate([[0], np.cumsum([len(b.times) for b in all_bars])]).astype(np.int64)
+    times = np.concatenate([b.times.astype("datetime64[ns]") for b in all_bars]) if all_bars else \
+        np.zeros(0, "datetime64[ns]")
+    t = run.trades
+    by = np.argsort(t.sym, kind="stable")
+    sym, entry, exit_ = t.sym[by], t.entry_bar[by], t.exit_bar[by]
+    trades = pl.DataFrame({
+        "symbol": names[sym].tolist(), "size": t.size[by].astype(np.int64), "entry_bar": entry,
+        "exit_bar": exit_, "entry_price": t.entry_price[by], "exit_price": t.exit_price[by],
+        "entry_time": times[offsets[sym] + entry], "exit_time": times[offsets[sym] + exit_], "pnl": t.pnl[by],
+    }, schema=TRADE_SCHEMA)
+    log = run.log[np.argsort(run.log[:, 0], kind="stable")]
+    code = log[:, 2].astype(np.int64)
+    orders = pl.DataFrame({
+        "symbol": names[log[:, 0].astype(np.int64)].tolist(), "bar": log[:, 1].astype(np.int64),
+        "side": np.array(["", "buy", "sell", "close"])[code].tolist(),
+        "size": np.where(code == 3, log[:, 8], log[:, 3]),
+        **{name: log[:, 4 + k] for k, name in enumerate(("limit", "stop", "sl", "tp"))},
+    }, schema=ORDER_SCHEMA).with_columns(pl.col("limit", "stop", "sl", "tp").fill_nan(None))
+    return trades, orders
 
 
 def _order_rows(bars: SymbolBars, run: SymbolRun) -> list[tuple]:
@@ -66,6 +93,21 @@ def _bars_per_year(times: np.ndarray) -> float:
     if spacing_days >= 1.0:
         return trading_days / spacing_days
     return trading_days * float(np.median(np.unique(days, return_counts=True)[1]))
+
+
+def _python_tables(all_bars: list[SymbolBars], runs, cash: float, progress) -> tuple:
+    """Trades, orders, portfolio equity and the union timeline from per-symbol runs."""
+    trade_rows, order_rows = [], []
+    times = _union_times(all_bars)
+    equity = np.zeros(len(times))
+    for k, (bars, run) in enumerate(zip(all_bars, runs, strict=True)):
+        trade_rows += _trade_rows(bars, run)
+        order_rows += _order_rows(bars, run)
+        equity += _equity_on(times, bars, run, cash)
+        if progress:
+            progress(k + 1, len(all_bars))
+    return (pl.DataFrame(trade_rows, schema=TRADE_SCHEMA, orient="row"),
+            pl.DataFrame(order_rows, schema=ORDER_SCHEMA, orient="row"), equity, times)
 
 
 def _union_times(all_bars: list[SymbolBars]) -> np.ndarray:
@@ -110,21 +152,19 @@ def replay(strategy: str | Path, data: str | Path | list[SymbolBars], symbols: l
     report = analyse(strategy, class_name, params)
     compiled = None if python else compile_step(report)
     all_bars = read_bars(data, symbols) if isinstance(data, str | Path) else data
-    trade_rows, order_rows = [], []
-    times = _union_times(all_bars)
-    equity = np.zeros(len(times))
-    if compiled is not None:  # every symbol at once: one step call per time
-        runs = run_compiled(report, compiled, [(b.columns, b.times) for b in all_bars], options)
-    else:
-        runs = (run_symbol(report, b.columns, b.times, options) for b in all_bars)
-    for k, (bars, run) in enumerate(zip(all_bars, runs, strict=True)):
-        trade_rows += _trade_rows(bars, run)
-        order_rows += _order_rows(bars, run)
-        equity += _equity_on(times, bars, run, options.cash)
+    columns = [(b.columns, b.times) for b in all_bars]
+    if compiled is not None and supported(options):  # the whole replay in one compiled loop
+        fast = run_fast(report, compiled, columns, options)
+        trades, orders = _fast_tables(all_bars, fast)
+        equity, times = fast.equity, fast.times
         if progress:
-            progress(k + 1, len(all_bars))
-    trades = pl.DataFrame(trade_rows, schema=TRADE_SCHEMA, orient="row")
-    orders = pl.DataFrame(order_rows, schema=ORDER_SCHEMA, orient="row")
+            progress(len(all_bars), len(all_bars))
+    else:
+        if compiled is not None:  # one step call per time, the Python broker per symbol
+            runs = run_compiled(report, compiled, columns, options)
+        else:
+            runs = (run_symbol(report, c, t, options) for c, t in columns)
+        trades, orders, equity, times = _python_tables(all_bars, runs, options.cash, progress)
     summary = summarise(report.loaded.name, trades, equity if len(equity) else np.array([options.cash]),
                         times, len(all_bars))
     summary = summary.with_columns(decisions=pl.lit("compiled" if compiled else "python"))

@@ -71,3 +71,34 @@ def test_importing_kernels_stays_light():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "", f"import sqfast.kernels pulled in: {result.stdout.strip()}"
+
+
+CONTRACTS = ("types.py", "protocols.py")
+NEVER_ADAPTERS = ("types.py", "protocols.py", "assembler.py", "aggregator.py")
+
+
+@pytest.mark.parametrize("name", CONTRACTS)
+def test_core_contracts_import_only_numpy_the_stdlib_and_each_other(name):
+    """Adapters see the contracts, so the contracts see nothing but each other."""
+    for line, module in imports_of(ROOT / "sqfast" / name):
+        top = module.split(".")[0]
+        assert top in {"numpy"} | set(sys.stdlib_module_names) or module in ADAPTER_CORE, \
+            f"{name}:{line} imports {module}"
+
+
+@pytest.mark.parametrize("path", [ROOT / "sqfast" / n for n in NEVER_ADAPTERS]
+                         + sorted((ROOT / "sqfast").glob("engine*.py")) + python_files("sqfast/engine"),
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_engine_side_never_imports_an_adapter(path):
+    for line, module in imports_of(path):
+        assert not module.startswith("sqfast.adapters"), f"{path.name}:{line} imports {module}"
+
+
+def test_importing_the_contracts_and_the_assembler_stays_light():
+    code = (
+        "import sys, sqfast.types, sqfast.protocols, sqfast.assembler, sqfast.aggregator\n"
+        f"heavy = [m for m in sys.modules if m.split('.')[0] in {(*HEAVY, 'numba')!r}]\n"
+        "print(','.join(sorted(heavy)))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "", f"the contracts pulled in: {result.stdout.strip()}"

@@ -87,8 +87,9 @@ class _LoggedPosition:
         self._position, self._strategy = position, strategy
 
     def close(self, portion=1.0):
-        if self._strategy.trades:
-            self._strategy.placed.append((len(self._strategy.data) - 1, "close", portion, None, None, None, None))
+        strategy = self._strategy
+        if strategy.trades:
+            strategy.placed.append((len(strategy.data) - 1, "close", portion, None, None, None, None))
         self._position.close(portion)
 
     def __getattr__(self, name):

@@ -9,6 +9,7 @@ import numpy as np
 from .analysis import StrategyReport
 from .cache import cache_key, load_step_module
 from .codegen import POSITION_FIELDS, StepSource, generate
+from .replay_loop import loop_source
 from .subset import next_function
 
 
@@ -20,6 +21,7 @@ class CompiledStep:
     layout: StepSource
     from_cache: bool
     seconds: float = 0.0  # translation plus Numba compilation (or cache load)
+    replay_loop: object = None  # the whole-replay loop (compiled on first use; see replay_loop.py)
 
 
 def compile_step(report: StrategyReport) -> CompiledStep | None:
@@ -31,11 +33,12 @@ def compile_step(report: StrategyReport) -> CompiledStep | None:
     indicators = [r.indicator for r in report.indicators]
     header = f"Compiled step of {loaded.name} ({loaded.path}), parameters {loaded.params}; by sqfast."
     layout = generate(node, report.next_report.usage, loaded.params, indicators, report.warmup, header)
+    source = layout.source + loop_source(layout)
     started = time.perf_counter()
-    module, cached = load_step_module(cache_key(loaded.source, loaded.name, loaded.params, layout.source),
-                                      lambda: layout.source)
+    module, cached = load_step_module(cache_key(loaded.source, loaded.name, loaded.params, source),
+                                      lambda: source)
     StepArrays(layout, 1).call(module.step, np.zeros(0, np.int64), False)  # compiles now, or loads
-    return CompiledStep(module.step, layout, cached, time.perf_counter() - started)
+    return CompiledStep(module.step, layout, cached, time.perf_counter() - started, module.replay_loop)
 
 
 class StepArrays:

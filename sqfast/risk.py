@@ -1,0 +1,111 @@
+"""Pre-trade risk checks: every order is checked here before it leaves the portfolio.
+
+Checks, in order (the first that fails names the reason, which the journal keeps with the
+blocked order):
+
+- kill switch (`sqfast halt`): no new entries; orders that only reduce a position still go out;
+- daily loss limit: once the portfolio's equity is `daily_loss_limit` below its equity at the
+  start of the (UTC, bar-time) day, new entries halt until the next day;
+- max orders per minute, all strategies together, in bar time (so `--speed max` runs behave as
+  real-time ones);
+- max order notional, max position notional per symbol (all strategies' positions in it
+  together), max gross exposure (every position's absolute value).
+
+Notional is units times the bar's close. An order sized as a fraction of the available margin is
+valued as backtesting.py would size it at this close. A `position.close()` or an order that
+shrinks the position is never blocked by an exposure limit: blocking an exit only adds risk.
+"""
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from .config_types import RiskLimits
+
+NS_PER_DAY = 86_400 * 1_000_000_000
+NS_PER_MINUTE = 60 * 1_000_000_000
+
+
+@dataclass(frozen=True)
+class OrderCheck:
+    """An order as the risk gate sees it: signed units before and after it, in its symbol."""
+
+    side: str  # buy, sell, close
+    units: float  # the order's units (positive); for a close, the units it closes
+    price: float  # the bar's close
+    position_before: float  # the sub-account's position (units, signed)
+    symbol_before: float  # all strategies' position in the symbol (units, signed)
+    gross_before: float  # every position's absolute notional
+
+    @property
+    def delta(self) -> float:
+        if self.side == "close":
+            return -self.units if self.position_before > 0 else self.units
+        return self.units if self.side == "buy" else -self.units
+
+    @property
+    def reduces(self) -> bool:
+        """Whether the order only brings the position nearer to flat."""
+        after = self.position_before + self.delta
+        return abs(after) <= abs(self.position_before) and after * self.position_before >= 0
+
+
+@dataclass
+class RiskGate:
+    """The limits, and the state they need: order times, the day's starting equity, halts."""
+
+    limits: RiskLimits
+    halted: bool = False  # the kill switch
+    day: int = -1
+    day_start_equity: float = float("nan")
+    entries_halted_day: int = -1  # the day the daily loss limit was hit
+    recent: deque = field(default_factory=deque)  # bar times of orders sent in the last minute
+
+    def new_bar(self, ts_ns: int, equity: float) -> None:
+        """Start of an interval: roll the day, and check the daily loss on the equity so far."""
+        day = ts_ns // NS_PER_DAY
+        if day != self.day:
+            self.day, self.day_start_equity = day, equity
+        limit = self.limits.daily_loss_limit
+        if limit is not None and self.day_start_equity - equity >= limit:
+            self.entries_halted_day = day
+        while self.recent and self.recent[0] <= ts_ns - NS_PER_MINUTE:
+            self.recent.popleft()
+
+    def check(self, order: OrderCheck, ts_ns: int) -> str | None:
+        """The reason `order` is blocked, or None (then it is counted as sent)."""
+        reason = self._reason(order)
+        if reason is None:
+            self.recent.append(ts_ns)
+        return reason
+
+    def _reason(self, order: OrderCheck) -> str | None:
+        limits, reduces = self.limits, order.reduces
+        if self.halted and not reduces:
+            return "kill switch: trading halted (sqfast resume RUN_DIR to resume)"
+        if self.entries_halted_day == self.day and not reduces:
+            return f"daily loss limit {limits.daily_loss_limit:,.2f} reached: new entries halted for the day"
+        if limits.max_orders_per_minute is not None and len(self.recent) >= limits.max_orders_per_minute:
+            return f"max_orders_per_minute {limits.max_orders_per_minute} reached"
+        if reduces:
+            return None
+        notional = abs(order.delta) * order.price
+        if limits.max_order_notional is not None and notional > limits.max_order_notional:
+            return f"order notional {notional:,.2f} > max_order_notional {limits.max_order_notional:,.2f}"
+        position = abs(order.symbol_before + order.delta) * order.price
+        if limits.max_position_notional is not None and position > limits.max_position_notional:
+            return (f"position notional {position:,.2f} > max_position_notional "
+                    f"{limits.max_position_notional:,.2f}")
+        gross = order.gross_before - abs(order.symbol_before) * order.price + position
+        if limits.max_gross_exposure is not None and gross > limits.max_gross_exposure:
+            return f"gross exposure {gross:,.2f} > max_gross_exposure {limits.max_gross_exposure:,.2f}"
+        return None
+
+    def state(self) -> dict:
+        """What a restart restores (the journal's risk_state)."""
+        return {"day": self.day, "day_start_equity": self.day_start_equity,
+                "entries_halted_day": self.entries_halted_day, "recent": list(self.recent)}
+
+    def restore(self, state: dict) -> None:
+        self.day, self.day_start_equity = state["day"], state["day_start_equity"]
+        self.entries_halted_day = state["entries_halted_day"]
+        self.recent = deque(state["recent"])
