@@ -59,6 +59,10 @@ class RunConsole:
         else:
             self.console.print(f"  ({len(stats.lines)} signal lines; --verbose shows them all)")
 
+    def totals(self) -> str:
+        return (f"bars {self.bars:,}  signals {self.signals:,}  orders {self.orders:,}  "
+                f"blocked {self.blocked:,}")
+
     def progress(self, total: int, label: str) -> Progress | None:
         """A progress bar for a long phase (None when quiet or short)."""
         if self.verbosity < 0 or total < 50:
@@ -85,5 +89,4 @@ class RunConsole:
                           str(len(closed)), f"{wins / len(closed):.0%}" if closed else "-",
                           str(int((slot.units != 0).sum())))
         self.console.print(table)
-        self.console.print(f"bars {self.bars:,}  signals {self.signals:,}  orders {self.orders:,}  "
-                           f"blocked {self.blocked:,}")
+        self.console.print(self.totals())

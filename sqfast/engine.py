@@ -228,6 +228,9 @@ class Engine:
                           limit=order.limit, stop=order.stop, sl=order.sl, tp=order.tp,
                           portion=order.size if order.side == "close" else None)
             stats.lines.append(_signal_line(slot.id, symbol, order, closes[row]))
+            if self.config.verbosity >= 1:
+                values = slot.runner.indicators_at(row)
+                stats.lines.append("      " + "  ".join(f"{k}={v:.6g}" for k, v in values.items()))
             if self.config.mode == "signals":
                 return False
             reason = self.risk.check(check, ts)

@@ -16,6 +16,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import functools
+import logging
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +32,8 @@ from .errors import SqfastError
 from .journal import Journal
 from .journal_rows import FeedCounters
 from .types import NS_PER_SECOND, BarBatch
+
+log = logging.getLogger("sqfast.run")
 
 DEFAULT_MAX_START = dt.datetime(2024, 1, 2, 14, 30, tzinfo=dt.UTC)
 """Where a `--speed max` run on the demo feed starts when its options give no `start`."""
@@ -88,6 +91,7 @@ class _Run:
         try:
             self.journal = await self.on_engine(Journal.open, self.config.run_dir, create=True,
                                                 config=_journal_config(self.config))
+            self._start_log()
             self.engine = await self.on_engine(Engine, self.config, self.strategies, self.journal)
             live = asyncio.ensure_future(self.drive())
             stop = asyncio.ensure_future(stopping.wait())
@@ -106,7 +110,24 @@ class _Run:
             await self.finish()
         return 0
 
+    def _start_log(self) -> None:
+        """The run's log file, `sqfast.log` in the run directory (INFO; signals at DEBUG)."""
+        handler = logging.FileHandler(self.journal.log_path)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root = logging.getLogger("sqfast")
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+        self._log_handler = handler
+        state = "resumed" if self.journal.resumed else "started"
+        log.info("run %s %s: %s, %s, %d symbols, strategies %s", self.journal.run_id, state,
+                 self.config.mode, self.config.granularity.name, len(self.config.symbols),
+                 ", ".join(f"{s.id} ({s.allocation:.0%})" for s in self.config.strategies))
+
     async def finish(self) -> None:
+        if getattr(self, "_log_handler", None) is not None:
+            log.info("run stopped: %s", self.console.totals())
+            logging.getLogger("sqfast").removeHandler(self._log_handler)
+            self._log_handler.close()
         if self.journal is not None:
             await self.on_engine(self.journal.export)
             await self.on_engine(self.journal.close)
@@ -156,9 +177,14 @@ class _Run:
         await self.on_engine(self.begin, start)
         async for batch in feed.stream(config.symbols, config.granularity.seconds):
             for interval in self.assembler.add(batch, feed.now_ns()):
-                self.console.interval(await self.on_engine(self.live_interval, interval))
+                self.show(await self.on_engine(self.live_interval, interval))
         for interval in self.assembler.flush():
-            self.console.interval(await self.on_engine(self.live_interval, interval))
+            self.show(await self.on_engine(self.live_interval, interval))
+
+    def show(self, stats: IntervalStats) -> None:
+        self.console.interval(stats)
+        for line in stats.lines:
+            (log.warning if line.lstrip().startswith("blocked") else log.debug)(line.strip())
 
     async def replay(self, intervals: list[BarBatch], step, label: str) -> None:
         """Feed history intervals to the engine (warm-up or re-simulation), with a progress bar."""

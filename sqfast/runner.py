@@ -132,6 +132,7 @@ class StrategyRunner:
                     arrays.external[indicator.attr] = np.zeros((value.shape[0], self.n_symbols))
                 arrays.external[indicator.attr][:, j] = value[:, -1]
         arrays.call(self.compiled.step, rows, m == self.n_symbols)
+        self._last_rows = rows
         if gate is None:
             return []
         placed = []
@@ -170,6 +171,28 @@ class StrategyRunner:
             step.decide()
             placed += [(s, order) for order in step.broker.placed]
         return placed
+
+    def indicators_at(self, row: int) -> dict[str, float]:
+        """Each indicator line's value for symbol `row` at its last bar (for `--verbose`)."""
+        values: dict[str, float] = {}
+        if self.compiled is None:
+            step = self.steps[row]
+            for name, series in (step.indicators.items() if step is not None else ()):
+                lines = np.atleast_2d(series)
+                for k in range(lines.shape[0]):
+                    values[name if lines.shape[0] == 1 else f"{name}[{k}]"] = float(lines[k, -1])
+            return values
+        arrays = self.arrays
+        for name, out in arrays.kernel_outputs.items():
+            lines = out if isinstance(out, tuple) else (out,)
+            for k, line in enumerate(lines):
+                values[name if len(lines) == 1 else f"{name}[{k}]"] = float(line[row])
+        for name in arrays.external:
+            position = np.flatnonzero(self._last_rows == row)
+            if len(position):
+                for k, value in enumerate(arrays.external[name][:, position[0]].tolist()):
+                    values[name if arrays.external[name].shape[0] == 1 else f"{name}[{k}]"] = value
+        return values
 
     def equity(self) -> float:
         """The strategy's equity: every sub-account's, summed."""
