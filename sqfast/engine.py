@@ -57,6 +57,9 @@ class StrategySlot:
     books: list[SubAccountBook]
     units: np.ndarray  # signed position units per row, after the last bar
     ts: np.ndarray  # bar start of each row's last bar (ns)
+    cash: np.ndarray  # each sub-account's cash (0 once out of money)
+    cost: np.ndarray  # sum of size x entry price of each row's open trades
+    close: np.ndarray  # each row's last close, for the open trades' value
 
     @property
     def id(self) -> str:
@@ -124,7 +127,8 @@ class Engine:
         return StrategySlot(strategy, report, symbols, local, universe_rows, runner,
                             max(declared, report.bars_needed),
                             seconds, aggregator, [SubAccountBook() for _ in symbols], np.zeros(len(symbols)),
-                            np.zeros(len(symbols), dtype=np.int64))
+                            np.zeros(len(symbols), dtype=np.int64), np.full(len(symbols), capital),
+                            np.zeros(len(symbols)), np.zeros(len(symbols)))
 
     # ------------------------------------------------------------------ phases
     def history_ns(self) -> int:
@@ -189,6 +193,7 @@ class Engine:
         bars = {f: columns[f.lower()][keep] for f in FIELDS}
         ts = int(batch.ts[0])
         slot.ts[rows] = batch.ts[keep]
+        slot.close[rows] = bars["Close"]
         closes = dict(zip(rows.tolist(), bars["Close"].tolist(), strict=True))
         accepted: list[tuple[int, str, PlacedOrder]] = []
         gate = self._gate(slot, ts, closes, tx, stats, accepted) if trading else None
@@ -197,7 +202,8 @@ class Engine:
             return
         for row, cid, order in accepted:
             self._track(slot, row, cid, order)
-        self._journal_bar(slot, rows, tx)
+        changed = sorted({*slot.runner.touched, *(row for row, _, _ in accepted)})
+        self._journal_bar(slot, changed, tx)
 
     # ------------------------------------------------------------------ orders
     def _gate(self, slot: StrategySlot, ts: int, closes: dict[int, float], tx: Interval | None,
@@ -286,16 +292,19 @@ class Engine:
             if queued._tag == cid:
                 book.pending[cid] = queued
 
-    def _journal_bar(self, slot: StrategySlot, rows: np.ndarray, tx: Interval | None) -> None:
-        """The fills, closed trades, order states and positions of the sub-accounts that had a bar
-        (kept in step during re-simulation too, then not journaled)."""
-        for row in rows.tolist():
+    def _journal_bar(self, slot: StrategySlot, rows: list[int], tx: Interval | None) -> None:
+        """The fills, closed trades, order states and positions of the sub-accounts whose orders
+        were processed or placed on this bar (kept in step during re-simulation too, then not
+        journaled)."""
+        for row in rows:
             account, book = slot.runner.accounts[row], slot.books[row]
             ts = int(slot.ts[row])
             fills, closed, states = bar_events(account, book, int(slot.runner.bars[row]) - 1, ts)
             units, average, realised = position_row(account)
             changed = units != slot.units[row] or fills
             slot.units[row] = units
+            slot.cash[row] = account.cash if not account.out_of_money else 0.0
+            slot.cost[row] = sum(t.size * t.entry_price for t in account.trades) if units else 0.0
             if tx is None:
                 continue
             symbol = slot.symbols[row]
@@ -312,12 +321,14 @@ class Engine:
 
     # ------------------------------------------------------------------ portfolio
     def equity(self) -> float:
-        return float(sum(slot.runner.equity() for slot in self.slots))
+        return float(sum(self.strategy_equity(slot)[0] for slot in self.slots))
 
     def strategy_equity(self, slot: StrategySlot) -> tuple[float, float]:
-        """(equity, cash) of a strategy: its sub-accounts summed."""
-        accounts = slot.runner.accounts
-        return float(sum(a.equity for a in accounts)), float(sum(a.cash for a in accounts))
+        """(equity, cash) of a strategy: its sub-accounts summed, open trades at the last closes
+        (as each sub-account values them), from the engine's per-row books."""
+        cash = float(slot.cash.sum())
+        held = np.flatnonzero(slot.units)
+        return cash + float((slot.units[held] * slot.close[held] - slot.cost[held]).sum()), cash
 
 
 def _cid_of(order) -> str | None:

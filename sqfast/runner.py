@@ -28,6 +28,13 @@ SymbolGate = Callable[[int, PlacedOrder], object]
 `fallback.Gate` for what it returns."""
 
 
+def _position_value(account, name: str) -> float:
+    if name == "equity":
+        return account.equity
+    position = account.position
+    return position.size if name == "pos_size" else (position.pl if name == "pos_pl" else position.pl_pct)
+
+
 def _refuse(order: PlacedOrder) -> bool:
     return False
 
@@ -71,6 +78,7 @@ class StrategyRunner:
         self.bars = np.zeros(n_symbols, dtype=np.int64)  # bars seen per symbol
         self.accounts = [options.account() for _ in range(n_symbols)]
         self.stopped = np.zeros(n_symbols, dtype=np.bool_)  # out of money: no more decisions
+        self.touched: list[int] = []  # rows whose account processed orders at their last bar
         indicators = [r.indicator for r in report.indicators]
         if compiled is not None:
             self.arrays = StepArrays(compiled.layout, n_symbols)
@@ -101,23 +109,27 @@ class StrategyRunner:
 
     # ------------------------------------------------------------------ broker
     def _fill(self, rows: np.ndarray, index: np.ndarray, bars: dict[str, np.ndarray]) -> None:
-        """Process each symbol's pending orders at its bar and copy its position for next()."""
+        """Process each symbol's pending orders at its bar and copy what next() reads of its
+        position. `touched` lists the rows whose account had orders to process (or went out of
+        money): only those can have filled, cancelled or closed anything."""
         o, h, low, c = (bars[f] for f in ("Open", "High", "Low", "Close"))
         fields = self.compiled.layout.position_fields if self.compiled is not None else ()
+        touched = []
         for j, s in enumerate(rows.tolist()):
             if index[j] < self.start:
                 continue
             account = self.accounts[s]
+            if account._orders:
+                touched.append(s)
             account.process_bar(int(index[j]), o[j], h[j], low[j], c[j])
             if account.out_of_money:
                 self.stopped[s] = True
+                if not touched or touched[-1] != s:
+                    touched.append(s)
                 continue
-            if fields:
-                position = account.position
-                values = {"pos_size": position.size, "pos_pl": position.pl, "pos_pl_pct": position.pl_pct,
-                          "equity": account.equity}
-                for name in fields:
-                    self.arrays.position[name][s] = values[name]
+            for name in fields:
+                self.arrays.position[name][s] = _position_value(account, name)
+        self.touched = touched
 
     # ------------------------------------------------------------------ decisions
     def _decide_compiled(self, rows: np.ndarray, index: np.ndarray, bars: dict[str, np.ndarray],
