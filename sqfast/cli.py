@@ -1,6 +1,7 @@
 """The `sqfast` command line."""
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -193,6 +194,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SqfastError as err:
         print(f"sqfast: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return 2
 
 

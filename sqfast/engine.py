@@ -217,6 +217,8 @@ class Engine:
             symbol = slot.symbols[row]
             seq = sequence[row] = sequence.get(row, -1) + 1
             cid = client_order_id(run_id, slot.id, symbol, ts, seq)
+            if self.replaying and self.config.mode == "signals":
+                return False  # signals were journaled the first time; nothing was placed
             if self.replaying:
                 state = self.known.get(cid)
                 if state is None:

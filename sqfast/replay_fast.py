@@ -84,7 +84,8 @@ def run_fast(report: StrategyReport, compiled: CompiledStep, symbols: list[tuple
         arrays.external[name] = np.zeros((lines.shape[0], n))
     state = broker_init(n, cash=options.cash, spread=options.spread, commission=options.commission,
                         margin=options.margin, trade_on_close=options.trade_on_close, hedging=options.hedging,
-                        exclusive_orders=options.exclusive_orders, record_equity=False)
+                        exclusive_orders=options.exclusive_orders, record_equity=False,
+                        log_capacity=max(1024, len(rows) // 16))
     literal, slots = site_tables(layout.sites)
     n_actions = max(1, len(layout.sites))
     act = np.full((n, n_actions, ACTION_WIDTH), np.nan)
@@ -95,7 +96,7 @@ def run_fast(report: StrategyReport, compiled: CompiledStep, symbols: list[tuple
     position = [np.zeros(n) for _ in range(4)]
     last_equity = np.full(n, options.cash)
     equity = np.full(len(times), n * options.cash)
-    log = np.zeros((1024, 9))
+    log = np.zeros((max(1024, len(rows) // 8), 9))
     step_args = [*arrays.bar.values(), *arrays._kernels, *arrays.external.values(), *arrays.rings.values(),
                  arrays.bars, *arrays.since, arrays.fired, arrays.args]
     phase, t = 0, 0
