@@ -82,7 +82,7 @@ class RunConsole:
         for slot in engine.slots:
             equity, _ = engine.strategy_equity(slot)
             start = engine.config.capital * slot.config.allocation
-            closed = [t for a in slot.runner.accounts for t in a.closed_trades]
+            closed = [t for row in range(len(slot.symbols)) for t in slot.runner.books.closed_trades(row)]
             wins = sum(1 for t in closed if t.pl > 0)
             table.add_row(slot.id, "compiled" if slot.compiled else "python", str(len(slot.symbols)),
                           f"{equity:,.0f}", f"{equity - start:,.0f}", f"{(equity / start - 1) * 100:.2f}",

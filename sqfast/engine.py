@@ -32,7 +32,6 @@ from .config_types import RunConfig, StrategyConfig
 from .errors import SqfastError, StrategyError
 from .fallback import PlacedOrder
 from .journal import Interval, Journal, client_order_id
-from .ledger import SubAccountBook, bar_events, position_row
 from .replay_engine import BrokerOptions
 from .risk import OrderCheck, RiskGate
 from .runner import StrategyRunner
@@ -54,7 +53,6 @@ class StrategySlot:
     lookback: int  # bars of history at its granularity before the run starts
     granularity_seconds: int
     aggregator: BarAggregator | None
-    books: list[SubAccountBook]
     units: np.ndarray  # signed position units per row, after the last bar
     ts: np.ndarray  # bar start of each row's last bar (ns)
     cash: np.ndarray  # each sub-account's cash (0 once out of money)
@@ -126,7 +124,7 @@ class Engine:
         universe_rows = np.array([self.universe.index(s) for s in symbols], dtype=np.int64)
         return StrategySlot(strategy, report, symbols, local, universe_rows, runner,
                             max(declared, report.bars_needed),
-                            seconds, aggregator, [SubAccountBook() for _ in symbols], np.zeros(len(symbols)),
+                            seconds, aggregator, np.zeros(len(symbols)),
                             np.zeros(len(symbols), dtype=np.int64), np.full(len(symbols), capital),
                             np.zeros(len(symbols)), np.zeros(len(symbols)))
 
@@ -201,7 +199,7 @@ class Engine:
         if not trading:
             return
         for row, cid, order in accepted:
-            self._track(slot, row, cid, order)
+            slot.runner.books.track(row, cid, order)
         changed = sorted({*slot.runner.touched, *(row for row, _, _ in accepted)})
         self._journal_bar(slot, changed, tx)
 
@@ -260,14 +258,14 @@ class Engine:
         return gate
 
     def _check(self, slot: StrategySlot, row: int, order: PlacedOrder, price: float) -> OrderCheck:
-        account = slot.runner.accounts[row]
-        before = float(account.position.size)
+        books = slot.runner.books
+        before = books.units(row)
         if order.side == "close":
             units = abs(before) * order.size
         elif order.size >= 1:
             units = order.size
         else:  # backtesting.py sizes a fraction of the available margin at fill time; estimate now
-            units = float(int(order.size * account.margin_available * account._leverage / price))
+            units = float(int(order.size * books.margin_available(row) * books.leverage(row) / price))
         universe_row = slot.universe_rows[row]
         symbol_units = sum(float(other.units[other.local[universe_row]]) for other in self.slots
                            if other.local[universe_row] >= 0)
@@ -284,29 +282,19 @@ class Engine:
             total += float(np.nansum(np.abs(slot.units[rows]) * prices))
         return total
 
-    def _track(self, slot: StrategySlot, row: int, cid: str, order: PlacedOrder) -> None:
-        """Remember which queued order carries `cid`, to journal its fill or cancellation."""
-        book = slot.books[row]
-        if order.side == "close":
-            book.closing.append(cid)
-            return
-        for queued in slot.runner.accounts[row].orders:
-            if queued._tag == cid:
-                book.pending[cid] = queued
-
     def _journal_bar(self, slot: StrategySlot, rows: list[int], tx: Interval | None) -> None:
         """The fills, closed trades, order states and positions of the sub-accounts whose orders
         were processed or placed on this bar (kept in step during re-simulation too, then not
         journaled)."""
+        books = slot.runner.books
         for row in rows:
-            account, book = slot.runner.accounts[row], slot.books[row]
             ts = int(slot.ts[row])
-            fills, closed, states = bar_events(account, book, int(slot.runner.bars[row]) - 1, ts)
-            units, average, realised = position_row(account)
+            fills, closed, states = books.bar_events(row, int(slot.runner.bars[row]) - 1, ts)
+            units, average, realised = books.position_row(row)
             changed = units != slot.units[row] or fills
             slot.units[row] = units
-            slot.cash[row] = account.cash if not account.out_of_money else 0.0
-            slot.cost[row] = sum(t.size * t.entry_price for t in account.trades) if units else 0.0
+            slot.cash[row] = books.cash(row)
+            slot.cost[row] = books.cost(row) if units else 0.0
             if tx is None:
                 continue
             symbol = slot.symbols[row]

@@ -16,23 +16,17 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .books import make_books
 from .compile.analysis import StrategyReport
 from .compile.graph import FIELDS
 from .compile.intents import actions_of
 from .compile.translate import CompiledStep, StepArrays
-from .fallback import PlacedOrder, PythonStep, send
+from .fallback import PlacedOrder, PythonStep
 from .replay_engine import SIDES, BrokerOptions, indicator_values
 
 SymbolGate = Callable[[int, PlacedOrder], object]
 """Approves symbol row's order before it reaches its sub-account (the engine's risk checks); see
 `fallback.Gate` for what it returns."""
-
-
-def _position_value(account, name: str) -> float:
-    if name == "equity":
-        return account.equity
-    position = account.position
-    return position.size if name == "pos_size" else (position.pl if name == "pos_pl" else position.pl_pct)
 
 
 def _refuse(order: PlacedOrder) -> bool:
@@ -69,14 +63,14 @@ def _none_if_nan(x: float) -> float | None:
 
 
 class StrategyRunner:
-    """A strategy, its per-symbol state and its sub-accounts (`accounts[s]`, one per symbol)."""
+    """A strategy, its per-symbol state and its sub-accounts (`books`, one per symbol row)."""
 
     def __init__(self, report: StrategyReport, compiled: CompiledStep | None, n_symbols: int,
                  options: BrokerOptions):
         self.report, self.compiled, self.n_symbols = report, compiled, n_symbols
         self.start = 1 + report.warmup  # a symbol's first decision bar
         self.bars = np.zeros(n_symbols, dtype=np.int64)  # bars seen per symbol
-        self.accounts = [options.account() for _ in range(n_symbols)]
+        self.books = make_books(n_symbols, options, compiled is not None)
         self.stopped = np.zeros(n_symbols, dtype=np.bool_)  # out of money: no more decisions
         self.touched: list[int] = []  # rows whose account processed orders at their last bar
         indicators = [r.indicator for r in report.indicators]
@@ -109,27 +103,19 @@ class StrategyRunner:
 
     # ------------------------------------------------------------------ broker
     def _fill(self, rows: np.ndarray, index: np.ndarray, bars: dict[str, np.ndarray]) -> None:
-        """Process each symbol's pending orders at its bar and copy what next() reads of its
-        position. `touched` lists the rows whose account had orders to process (or went out of
-        money): only those can have filled, cancelled or closed anything."""
-        o, h, low, c = (bars[f] for f in ("Open", "High", "Low", "Close"))
-        fields = self.compiled.layout.position_fields if self.compiled is not None else ()
-        touched = []
-        for j, s in enumerate(rows.tolist()):
-            if index[j] < self.start:
-                continue
-            account = self.accounts[s]
-            if account._orders:
-                touched.append(s)
-            account.process_bar(int(index[j]), o[j], h[j], low[j], c[j])
-            if account.out_of_money:
-                self.stopped[s] = True
-                if not touched or touched[-1] != s:
-                    touched.append(s)
-                continue
-            for name in fields:
-                self.arrays.position[name][s] = _position_value(account, name)
-        self.touched = touched
+        """Process each symbol's pending orders at its bar (from its first decision bar on) and
+        copy what next() reads of its position; `touched` lists the rows whose orders were
+        processed (or that went out of money): only those can have filled or closed anything."""
+        started = index >= self.start
+        if not started.any():
+            self.touched = []
+            return
+        if not started.all():
+            rows, index, bars = rows[started], index[started], {f: v[started] for f, v in bars.items()}
+        fields = self.compiled.layout.position_fields if self.compiled is not None else []
+        position = self.arrays.position if self.compiled is not None else {}
+        self.touched, bust = self.books.process(rows, index, bars, position, fields)
+        self.stopped[bust] = True
 
     # ------------------------------------------------------------------ decisions
     def _decide_compiled(self, rows: np.ndarray, index: np.ndarray, bars: dict[str, np.ndarray],
@@ -153,13 +139,17 @@ class StrategyRunner:
             s, bar = int(rows[j]), int(index[j])
             if bar < self.start or self.stopped[s]:
                 continue
-            log: list[PlacedOrder] = []
             for code, size, limit, stop, sl, tp, portion in actions_of(sites, int(arrays.fired[s]),
                                                                         arrays.args[s]):
                 order = PlacedOrder(bar, SIDES[int(code)], float(portion if code == 3 else size),
                                     *(_none_if_nan(x) for x in (limit, stop, sl, tp)))
-                send(self.accounts[s], order, log, lambda o, s=s: gate(s, o))
-            placed += [(s, order) for order in log]
+                if order.side == "close" and not self.books.has_trades(s):
+                    continue  # position.close() with nothing open places nothing
+                verdict = gate(s, order)
+                if verdict:
+                    self.books.place(s, order, None if verdict is True else verdict)
+                    placed.append((s, order))
+        self.books.commit()
         return placed
 
     def _decide_python(self, rows: np.ndarray, index: np.ndarray, gate: SymbolGate | None) -> list:
@@ -174,7 +164,7 @@ class StrategyRunner:
             step = self.steps[s]
             if step is None:
                 step = self.steps[s] = PythonStep(loaded.cls, loaded.params, columns, None, {},
-                                                  self.accounts[s])
+                                                  self.books.accounts[s])
             step.data._columns = columns
             step.indicators = indicator_values(self.indicators, columns)
             step.advance(bar)
@@ -206,6 +196,3 @@ class StrategyRunner:
                     values[name if arrays.external[name].shape[0] == 1 else f"{name}[{k}]"] = value
         return values
 
-    def equity(self) -> float:
-        """The strategy's equity: every sub-account's, summed."""
-        return float(sum(a.equity for a in self.accounts))

@@ -53,8 +53,8 @@ def test_runner_trades_as_replay(name, python):
     bars = universe()
     expected = replay(path, bars, python=python, commission=0.001).trades
     runner = run_through_runner(report, compiled, bars, BrokerOptions(commission=0.001))
-    got = [(bars[s].symbol, int(t.size), t.entry_bar, t.exit_bar, t.entry_price, t.exit_price)
-           for s, account in enumerate(runner.accounts) for t in account.closed_trades]
+    got = [(b.symbol, int(t.size), t.entry_bar, t.exit_bar, t.entry_price, t.exit_price)
+           for s, b in enumerate(bars) for t in runner.books.closed_trades(s)]
     want = list(expected.select("symbol", "size", "entry_bar", "exit_bar", "entry_price",
                                 "exit_price").iter_rows())
     assert sorted(got) == sorted(want)

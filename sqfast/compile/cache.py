@@ -3,9 +3,9 @@
 Numba can cache only functions that live in real files, so each strategy's generated source is
 written under the cache directory (`SQFAST_CACHE_DIR`, else the user cache directory) in a file
 named by a hash of everything it depends on: the strategy's source, class and parameters, the
-generated source itself (so any change to the code generator gives a new file), the kernel
-sources, and the versions of sqfast and Numba. A second process finds the file and
-Numba's own cache beside it, and compiles nothing.
+generated source itself (so any change to the code generator gives a new file), the sources it
+calls into (kernels, compiled broker), and the versions of sqfast and Numba. A second process
+finds the file and Numba's own cache beside it, and compiles nothing.
 """
 
 import functools
@@ -31,11 +31,16 @@ def cache_dir() -> Path:
 
 
 @functools.cache
-def kernels_fingerprint() -> str:
-    """A hash of the kernel sources: Numba's cache of a generated step cannot see changes in the
-    kernels it calls, so the step's file name must."""
+def compiled_sources_fingerprint() -> str:
+    """A hash of the sources a generated module calls into (the kernels, the compiled broker, the
+    intent decoder): Numba's cache of a generated step cannot see changes in them, so the step's
+    file name must."""
     digest = hashlib.sha256()
-    for path in sorted(Path(kernels.__file__).parent.glob("*.py")):
+    root = Path(kernels.__file__).parent
+    package = Path(__file__).resolve().parents[1]
+    paths = [*sorted(root.glob("*.py")), *sorted((package / "sim").glob("compiled*.py")),
+             package / "compile" / "intents.py"]
+    for path in paths:
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
@@ -43,7 +48,7 @@ def kernels_fingerprint() -> str:
 def cache_key(source: str, class_name: str, params: dict, generated: str) -> str:
     """A hash of what a generated step depends on."""
     parts = (source, class_name, repr(sorted(params.items())), generated, __version__, numba.__version__,
-             kernels_fingerprint())
+             compiled_sources_fingerprint())
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:20]
 
 

@@ -68,12 +68,12 @@ O_SIZE, O_LIMIT, O_STOP, O_SL, O_TP, O_ROLE, O_TRADE, O_ID = range(8)
 ORDER_WIDTH = 8
 ENTRY, STOP_LOSS, TAKE_PROFIT, CLOSE = range(4)  # O_ROLE: what an order is for
 
-T_SIZE, T_ENTRY_PRICE, T_ENTRY_BAR, T_SL, T_TP, T_ID = range(6)
+T_SIZE, T_ENTRY_PRICE, T_ENTRY_BAR, T_SL, T_TP, T_ID, T_ORDER = range(7)  # T_ORDER: the entry order's id
 TRADE_WIDTH = 8
 
 C_SYM, C_SIZE, C_ENTRY_BAR, C_EXIT_BAR, C_ENTRY_PRICE, C_EXIT_PRICE, C_PNL, C_COMMISSION, C_SL, \
-    C_TP = range(10)
-CLOSED_WIDTH = 10
+    C_TP, C_ORDER = range(11)  # C_ORDER: the id of the order that opened the trade
+CLOSED_WIDTH = 11
 
 # --------------------------------------------------------------------------------------- codes
 EV_NO_UNITS, EV_NO_MARGIN, EV_SAME_BAR_BRACKET, EV_OUT_OF_MONEY = range(1, 5)

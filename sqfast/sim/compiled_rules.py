@@ -23,6 +23,7 @@ from sqfast.sim.compiled_layout import (
     C_ENTRY_PRICE,
     C_EXIT_BAR,
     C_EXIT_PRICE,
+    C_ORDER,
     C_PNL,
     C_SIZE,
     C_SL,
@@ -72,6 +73,7 @@ from sqfast.sim.compiled_layout import (
     T_ENTRY_BAR,
     T_ENTRY_PRICE,
     T_ID,
+    T_ORDER,
     T_SIZE,
     T_SL,
     T_TP,
@@ -193,7 +195,7 @@ def _margin_available(trades, si, s, cash, close, leverage):
 
 
 @jit
-def _book_exit(closed, g, opt, s, size, entry_price, entry_bar, sl, tp, price, bar):
+def _book_exit(closed, g, opt, s, size, entry_price, entry_bar, sl, tp, price, bar, order_id):
     """Log a closed trade (or split-off part); returns the cash it settles (P&L minus exit commission)."""
     fixed = opt[OPT_FIXED]
     relative = opt[OPT_RELATIVE]
@@ -214,6 +216,7 @@ def _book_exit(closed, g, opt, s, size, entry_price, entry_bar, sl, tp, price, b
     closed[row, C_COMMISSION] = commissions
     closed[row, C_SL] = sl
     closed[row, C_TP] = tp
+    closed[row, C_ORDER] = order_id
     return gross - exit_commission
 
 
@@ -229,6 +232,7 @@ def close_trade(orders: Arr, trades: Arr, si: Arr, sf: Arr, closed: Arr, g: Arr,
     sl = trades[row, T_SL]
     tp = trades[row, T_TP]
     trade_id = trades[row, T_ID]
+    order_id = trades[row, T_ORDER]
     n = si[s, S_N_TRADES]
     for q in range(k, n - 1):
         copy_row(trades, off + q + 1, off + q)
@@ -241,7 +245,7 @@ def close_trade(orders: Arr, trades: Arr, si: Arr, sf: Arr, closed: Arr, g: Arr,
         pos = _find_bracket(orders, si, s, trade_id, TAKE_PROFIT)
         if pos >= 0:
             remove_order(orders, si, s, pos)
-    sf[s, F_CASH] += _book_exit(closed, g, opt, s, size, entry_price, entry_bar, sl, tp, price, bar)
+    sf[s, F_CASH] += _book_exit(closed, g, opt, s, size, entry_price, entry_bar, sl, tp, price, bar, order_id)
 
 
 @jit
@@ -260,11 +264,11 @@ def _reduce_trade(orders, trades, si, sf, closed, g, opt, s, k, price, units, ba
         if orders[off + q, O_TRADE] == trade_id and (role == STOP_LOSS or role == TAKE_PROFIT):
             orders[off + q, O_SIZE] = -left
     sf[s, F_CASH] += _book_exit(closed, g, opt, s, -units, trades[row, T_ENTRY_PRICE],
-                                trades[row, T_ENTRY_BAR], NAN, NAN, price, bar)
+                                trades[row, T_ENTRY_BAR], NAN, NAN, price, bar, trades[row, T_ORDER])
 
 
 @jit
-def _open_trade(orders, trades, si, sf, opt, s, price, units, sl, tp, bar):
+def _open_trade(orders, trades, si, sf, opt, s, price, units, sl, tp, bar, order_id):
     """Open a trade; charge its entry commission; queue its tp (back) and sl (front)."""
     n = si[s, S_N_TRADES]
     if n >= si[s, S_TRADE_CAP]:
@@ -278,6 +282,7 @@ def _open_trade(orders, trades, si, sf, opt, s, price, units, sl, tp, bar):
     trades[row, T_SL] = sl
     trades[row, T_TP] = tp
     trades[row, T_ID] = trade_id
+    trades[row, T_ORDER] = order_id
     si[s, S_N_TRADES] = n + 1
     sf[s, F_CASH] -= opt[OPT_FIXED] + abs(units) * price * opt[OPT_RELATIVE]
     if not math.isnan(tp):
@@ -317,6 +322,7 @@ def _fill_entry(orders, trades, si, sf, closed, events, g, opt, s, price, stop, 
     limit = orders[row, O_LIMIT]
     sl = orders[row, O_SL]
     tp = orders[row, O_TP]
+    order_id = orders[row, O_ID]
     long = size > 0
     fill_price = price * (1 + math.copysign(opt[OPT_SPREAD], size))
     unit_cost = fill_price + (opt[OPT_FIXED] + abs(size) * price * opt[OPT_RELATIVE]) / abs(size)
@@ -352,7 +358,7 @@ def _fill_entry(orders, trades, si, sf, closed, events, g, opt, s, price, stop, 
 
     again = False
     if units != 0:
-        _open_trade(orders, trades, si, sf, opt, s, fill_price, units, sl, tp, fill_bar)
+        _open_trade(orders, trades, si, sf, opt, s, fill_price, units, sl, tp, fill_bar, order_id)
         has_sl = not math.isnan(sl)
         has_tp = not math.isnan(tp)
         if has_sl or has_tp:
