@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .fallback import PlacedOrder, send
-from .ledger import FillRow, SubAccountBook, bar_events, position_row
+from .ledger import FillRow, SubAccountBook, bar_events, fill_rows, position_row
 from .replay_engine import BrokerOptions
 from .sim.compiled import broker_act, broker_bar, broker_init, out_of_money, supports_options
 from .sim.compiled_layout import (
@@ -255,19 +255,19 @@ class CompiledBooks:
         closed_now = self.new_closed.get(row, [])
         opened = {int(t[T_ORDER]) for t in trades if t[T_ENTRY_BAR] == bar}
         opened |= {int(c[C_ORDER]) for c in closed_now if c[C_ENTRY_BAR] == bar}
-        for k, oid in enumerate(sorted(opened - pending.seen)):
+        for oid in sorted(opened - pending.seen):
             cid = pending.orders.get(oid)
             source = [t for t in trades if int(t[T_ORDER]) == oid]
             parts = [c for c in closed_now if int(c[C_ORDER]) == oid]
             size = sum(t[T_SIZE] for t in source) + sum(c[C_SIZE] for c in parts)
             price = source[0][T_ENTRY_PRICE] if source else parts[0][C_ENTRY_PRICE]
             if cid is not None:
-                fills.append(_fill(cid, "in", k, size, price, bar))
+                fills.append((cid, "in", size, price, bar))
         pending.seen |= opened
-        for k, c in enumerate(closed_now):
+        for c in closed_now:
             cid = pending.orders.get(int(c[C_ORDER]))
             if cid is not None:
-                fills.append(_fill(cid, "out", k, -c[C_SIZE], c[C_EXIT_PRICE], bar))
+                fills.append((cid, "out", -c[C_SIZE], c[C_EXIT_PRICE], bar))
             closed.append((_closed_record(c), pending.entry_ts.get(int(c[C_ENTRY_BAR]), ts)))
         queued = {int(x) for x in state.orders[state.si[row, S_ORDER_OFF]:
                                               state.si[row, S_ORDER_OFF] + state.si[row, S_N_ORDERS], O_ID]}
@@ -290,7 +290,7 @@ class CompiledBooks:
         open_bars = {int(t[T_ENTRY_BAR]) for t in trades} | {bar}
         for old in [b for b in pending.entry_ts if b not in open_bars]:
             del pending.entry_ts[old]
-        return fills, closed, states
+        return fill_rows(fills), closed, states
 
     def _trades(self, row: int) -> np.ndarray:
         si = self.state.si
@@ -335,11 +335,6 @@ class CompiledBooks:
 
 def _nan(x: float | None) -> float:
     return np.nan if x is None else x
-
-
-def _fill(cid: str, leg: str, k: int, size: float, price: float, bar: int) -> FillRow:
-    side = "buy" if size > 0 else "sell"
-    return FillRow(f"{cid}:{leg}:{bar}:{k}", cid, side, abs(float(size)), float(price), bar)
 
 
 def _closed(trade) -> ClosedTrade:

@@ -42,15 +42,15 @@ def bar_events(account: SimAccount, book: SubAccountBook, bar: int,
     book.entry_ts.setdefault(bar, ts)
     closed = list(account.closed_trades[book.closed_seen:])
     book.closed_seen += len(closed)
-    for k, trade in enumerate(closed):
+    for trade in closed:
         if trade.entry_bar == bar and id(trade) not in book.open_seen and isinstance(trade.tag, str):
-            fills.append(_fill(trade.tag, "in", k, trade.size, trade.entry_price, bar))
-        fills.append(_fill(trade.tag, "out", k, -trade.size, trade.exit_price, bar))
-    for k, trade in enumerate(account.trades):
+            fills.append((trade.tag, "in", trade.size, trade.entry_price, bar))
+        fills.append((trade.tag, "out", -trade.size, trade.exit_price, bar))
+    for trade in account.trades:
         if id(trade) not in book.open_seen:
             book.open_seen.add(id(trade))
             if isinstance(trade.tag, str):
-                fills.append(_fill(trade.tag, "in", k, trade.size, trade.entry_price, trade.entry_bar))
+                fills.append((trade.tag, "in", trade.size, trade.entry_price, trade.entry_bar))
     book.open_seen.intersection_update(id(t) for t in account.trades)
     closed = [(trade, book.entry_ts.get(trade.entry_bar, ts)) for trade in closed]
     open_bars = {t.entry_bar for t in account.trades} | {bar}
@@ -64,12 +64,19 @@ def bar_events(account: SimAccount, book: SubAccountBook, bar: int,
     for cid in book.closing:
         states[cid] = "filled"
     book.closing.clear()
-    return [f for f in fills if isinstance(f.client_order_id, str)], closed, states
+    return fill_rows([f for f in fills if isinstance(f[0], str)]), closed, states
 
 
-def _fill(cid: str, leg: str, k: int, size: float, price: float, bar: int) -> FillRow:
-    side = "buy" if size > 0 else "sell"
-    return FillRow(f"{cid}:{leg}:{bar}:{k}", cid, side, abs(float(size)), float(price), bar)
+def fill_rows(fills: list[tuple]) -> list[FillRow]:
+    """(client order id, leg "in"/"out", signed size, price, bar) as journal fills, each with a
+    deterministic execution id: the order, the leg, the bar and its number among that order's
+    fills of that leg on that bar."""
+    rows, seen = [], {}
+    for cid, leg, size, price, bar in fills:
+        n = seen[cid, leg, bar] = seen.get((cid, leg, bar), -1) + 1
+        side = "buy" if size > 0 else "sell"
+        rows.append(FillRow(f"{cid}:{leg}:{bar}:{n}", cid, side, abs(float(size)), float(price), int(bar)))
+    return rows
 
 
 def position_row(account: SimAccount) -> tuple[float, float | None, float]:
