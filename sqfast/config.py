@@ -184,7 +184,7 @@ def _check_served(source: Setting, granularity: Setting) -> None:
     if where.from_default:
         raise source_where.error(f"{message}; {value} is the default granularity",
                                  f'set granularity = "{finest}" or coarser')
-    raise where.error(f"{message}; the data source is {source_where.describe()}",
+    raise where.error(f"{message}; the data source comes from {source_where.describe()}",
                       f"use {finest} or coarser, or a data source that serves {value}: {others}")
 
 

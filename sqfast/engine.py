@@ -209,6 +209,7 @@ class Engine:
         """The risk gate for `slot`'s orders on this bar: journals each one, returns its id as the
         order's tag when it may go out, False when it is blocked (or in signals mode)."""
         sequence: dict[int, int] = {}
+        closing: dict[int, float] = {}  # row -> share of its position closed by this bar's orders
         run_id = self.journal.run_id if self.journal is not None else "run"
 
         def gate(row: int, order: PlacedOrder):
@@ -227,7 +228,7 @@ class Engine:
                     return False
                 accepted.append((row, cid, order))
                 return cid
-            check = self._check(slot, row, order, closes[row])
+            check = self._check(slot, row, order, closes[row], closing.get(row, 0.0))
             stats.signals += 1
             if tx is not None:
                 tx.signal(slot.id, symbol, ts, order.side, order.size if order.side != "close" else None,
@@ -252,20 +253,28 @@ class Engine:
                 return False
             stats.orders += 1
             self._gross += abs(check.delta) * check.price
+            if order.side == "close":
+                closing[row] = closing.get(row, 0.0) + (1 - closing.get(row, 0.0)) * order.size
             accepted.append((row, cid, order))
             return cid
 
         return gate
 
-    def _check(self, slot: StrategySlot, row: int, order: PlacedOrder, price: float) -> OrderCheck:
+    def _check(self, slot: StrategySlot, row: int, order: PlacedOrder, price: float,
+               closed_share: float) -> OrderCheck:
+        """The order as the risk gate sees it. Earlier closes of this bar count as done: the
+        position they leave, and the margin they free for a fraction-sized order."""
         books = slot.runner.books
-        before = books.units(row)
+        held = books.units(row)
+        before = held * (1 - closed_share)
+        leverage = books.leverage(row)
         if order.side == "close":
             units = abs(before) * order.size
         elif order.size >= 1:
             units = order.size
         else:  # backtesting.py sizes a fraction of the available margin at fill time; estimate now
-            units = float(int(order.size * books.margin_available(row) * books.leverage(row) / price))
+            free = books.margin_available(row) + abs(held - before) * price / leverage
+            units = float(int(order.size * free * leverage / price))
         universe_row = slot.universe_rows[row]
         symbol_units = sum(float(other.units[other.local[universe_row]]) for other in self.slots
                            if other.local[universe_row] >= 0)

@@ -95,12 +95,14 @@ class _Run:
             self.journal = await self.on_engine(Journal.open, self.config.run_dir, create=True,
                                                 config=_journal_config(self.config), synchronous=durability)
             self._start_log()
+            previous = await self.on_engine(self.journal.feed_counters)
+            self.counter_base = previous.get(self.config.data_source, FeedCounters(self.config.data_source))
             self.engine = await self.on_engine(Engine, self.config, self.strategies, self.journal)
             live = asyncio.ensure_future(self.drive())
             stop = asyncio.ensure_future(stopping.wait())
             await asyncio.wait({live, stop}, return_when=asyncio.FIRST_COMPLETED)
             if stop.done() and not live.done():
-                self.console.info("stopping (Ctrl-C): flushing the journal")
+                self.console.info("stopping (interrupted): finishing the interval, flushing the journal")
                 live.cancel()
             stop.cancel()
             try:
@@ -224,13 +226,18 @@ class _Run:
                 equity, cash = engine.strategy_equity(slot)
                 tx.equity(slot.id, stats.ts_ns, equity, cash)
             tx.risk("limits", engine.risk.state())
-            counters = self.assembler.counters
-            tx.counters(FeedCounters(
-                self.config.data_source, counters["received"], counters["accepted"], counters["duplicate"],
-                counters["late"], counters["out_of_order"],
-                sum(v for k, v in counters.items() if k.startswith("invalid")),
-                stats.ts_ns, time.time_ns()))
+            tx.counters(self.feed_counters(stats.ts_ns))
         return stats
+
+    def feed_counters(self, last_ts_ns: int) -> FeedCounters:
+        """The data source's bar counters over the whole run: earlier sessions' plus this one's."""
+        c, base = self.assembler.counters, self.counter_base
+        invalid = sum(v for k, v in c.items() if k.startswith("invalid"))
+        return FeedCounters(self.config.data_source, base.received + c["received"],
+                            base.accepted + c["accepted"], base.duplicate + c["duplicate"],
+                            base.late + c["late"],
+                            base.out_of_order + c["out_of_order"], base.invalid + invalid, last_ts_ns,
+                            time.time_ns())
 
     def check_positions(self) -> None:
         """After re-simulation, every sub-account must hold what the journal says it holds."""

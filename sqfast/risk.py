@@ -44,7 +44,10 @@ class OrderCheck:
 
     @property
     def reduces(self) -> bool:
-        """Whether the order only brings the position nearer to flat."""
+        """Whether the order only brings the position nearer to flat (an entry whose size is not
+        known yet, zero units, never does)."""
+        if self.side != "close" and self.units == 0:
+            return False
         after = self.position_before + self.delta
         return abs(after) <= abs(self.position_before) and after * self.position_before >= 0
 
@@ -103,7 +106,8 @@ class RiskGate:
     def state(self) -> dict:
         """What a restart restores (the journal's risk_state)."""
         return {"day": self.day, "day_start_equity": self.day_start_equity,
-                "entries_halted_day": self.entries_halted_day, "recent": list(self.recent)}
+                "entries_halted_day": self.entries_halted_day,
+                "halted_entries": self.entries_halted_day == self.day, "recent": list(self.recent)}
 
     def restore(self, state: dict) -> None:
         self.day, self.day_start_equity = state["day"], state["day_start_equity"]
