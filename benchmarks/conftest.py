@@ -97,6 +97,54 @@ def summary_rows() -> list[tuple[str, str, str, str]]:
             target = "< 2 s" if key == "cold_start_warm_cache" else "report"
             ok = RESULTS[key] < 2.0 if key == "cold_start_warm_cache" else None
             add(f"fresh process: import + W2 once, {label}", f"{RESULTS[key]:.2f} s", target, ok)
+    rows += _engine_rows()
+    return rows
+
+
+def _engine_rows() -> list[tuple[str, str, str, str]]:
+    """The live engine's rows (benchmarks/test_bench_engine.py)."""
+    rows = []
+
+    def add(measure, figure, target, ok):
+        rows.append((measure, figure, target, "-" if ok is None else ("yes" if ok else "NO")))
+
+    for n in (1_000, 10_000):
+        for key, how in ((f"engine_interval_{n}", "no journal"),
+                         (f"engine_interval_journal_{n}", "journal, committed")):
+            if key not in RESULTS:
+                continue
+            bars = RESULTS.get(f"{key}_bars", 0)
+            add(f"engine per 1s interval, {n:,} symbols (~{bars:,.0f} bars), {how}",
+                f"{_ms(key)} (cpu {_ms(f'{key}_cpu')})", "report", None)
+            add("  of which the compiled steps (3 strategies)", _ms(f"{key}_step"), "baseline", None)
+            over = _ratio(f"{key}_overhead", f"{key}_step")
+            add("  engine overhead (total - steps)", _ms(f"{key}_overhead"), "report", None)
+            add("  overhead / steps", f"{over:,.0f}x" if over else "-", "report", None)
+    ceiling = RESULTS.get("engine_interval_journal_10000")
+    if ceiling:
+        add("  10,000 symbols: engine-only ceiling, sim s / wall s", f"{1 / ceiling:,.1f}", ">= 200",
+            1 / ceiling >= 200)
+    speed = RESULTS.get("engine_throughput_10000")
+    if speed is not None:
+        add("throughput, 10,000 symbols, 1s bars, 3 strategies, --speed max", f"{speed:,.1f} sim s / wall s",
+            ">= 200", speed >= 200)
+        cpu = RESULTS["engine_throughput_10000_cpu"]
+        add("  same, from the runs' CPU time", f"{cpu:,.1f} sim s / cpu s", ">= 200", cpu >= 200)
+        short, long = RESULTS["engine_throughput_seconds_short"], RESULTS["engine_throughput_seconds_long"]
+        walls = RESULTS["engine_throughput_wall_short"], RESULTS["engine_throughput_wall_long"]
+        add(f"  wall time of {short:.0f} s / {long:.0f} s runs, start to exit",
+            f"{walls[0]:.1f} s / {walls[1]:.1f} s", "", None)
+        rss = RESULTS["engine_throughput_rss_mb"]
+        add(f"  peak RSS of the {long:.0f} s run", f"{rss:,.0f} MB", "< 400 MB", rss < 400)
+    first = RESULTS.get("engine_first_signal_1000")
+    if first is not None:
+        best = RESULTS["engine_first_signal_1000_best"]
+        add("start to first signal, 1,000 symbols, warm cache, median", f"{first:.2f} s (best {best:.2f} s)",
+            "< 3 s", first < 3)
+    rss = RESULTS.get("engine_peak_rss_mb_10000")
+    if rss is not None:
+        seconds = RESULTS["engine_peak_rss_seconds"]
+        add(f"peak RSS, 10,000 symbols, {seconds:.0f} s of 1s bars", f"{rss:,.0f} MB", "< 400 MB", rss < 400)
     return rows
 
 

@@ -51,8 +51,8 @@ class RunConsole:
             self._last_line = now
             self.console.print(
                 f"{_clock(stats.ts_ns)}  bars {stats.bars:>6}  signals {stats.signals:>3}  orders "
-                f"{stats.orders:>3}  blocked {stats.blocked:>2}  step {stats.step_seconds * 1e3:7.2f} ms  "
-                f"equity {stats.equity:,.2f}")
+                f"{stats.orders:>3}  blocked {stats.blocked:>2}  step {stats.step_seconds * 1e3:6.2f} ms  "
+                f"engine {stats.seconds * 1e3:7.2f} ms  equity {stats.equity:,.2f}")
         if self.verbosity >= 1 or len(stats.lines) <= 20:
             for line in stats.lines:
                 self.console.print(line, markup=False)

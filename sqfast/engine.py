@@ -78,7 +78,8 @@ class IntervalStats:
     orders: int = 0
     blocked: int = 0
     fills: int = 0
-    step_seconds: float = 0.0
+    step_seconds: float = 0.0  # in the strategies' compiled steps
+    seconds: float = 0.0  # the whole interval in the engine
     equity: float = 0.0
     lines: list[str] = field(default_factory=list)  # one per signal
 
@@ -103,6 +104,7 @@ class Engine:
                  journal: Journal | None):
         self.config, self.journal = config, journal
         self.universe = config.symbols
+        self.universe_row = {symbol: row for row, symbol in enumerate(self.universe)}
         self.feed_seconds = config.granularity.seconds
         self.risk = RiskGate(config.risk)
         self.slots = [self._slot(strategy, report) for strategy, report in strategies]
@@ -121,7 +123,7 @@ class Engine:
         aggregator = (BarAggregator(len(self.universe), self.feed_seconds, seconds)
                       if seconds != self.feed_seconds else None)
         declared = self.config.lookback or report.loaded.lookback or 0
-        universe_rows = np.array([self.universe.index(s) for s in symbols], dtype=np.int64)
+        universe_rows = np.array([self.universe_row[s] for s in symbols], dtype=np.int64)
         return StrategySlot(strategy, report, symbols, local, universe_rows, runner,
                             max(declared, report.bars_needed),
                             seconds, aggregator, np.zeros(len(symbols)),
@@ -166,6 +168,7 @@ class Engine:
             self.risk.new_bar(ts, self.equity())
         self._gross = None  # computed at the first order of the interval
         started = time.perf_counter()
+        in_steps = sum(slot.runner.step_seconds for slot in self.slots)
         for slot in self.slots if slots is None else slots:
             batches = slot.aggregator.add(interval) if slot.aggregator else [interval]
             if slot.aggregator and len(interval):
@@ -175,7 +178,8 @@ class Engine:
                     self._strategy_bar(slot, batch, tx, trading, stats)
             if tx is not None and trading:
                 tx.progress(slot.id, ts)
-        stats.step_seconds = time.perf_counter() - started
+        stats.seconds = time.perf_counter() - started
+        stats.step_seconds = sum(slot.runner.step_seconds for slot in self.slots) - in_steps
         stats.equity = self.equity()
         return stats
 

@@ -12,6 +12,7 @@ indicators), and every indicator of a Python-fallback strategy, are recomputed o
 whole history at each of its bars: correct, slower, and reported by `sqfast check`.
 """
 
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -73,6 +74,7 @@ class StrategyRunner:
         self.books = make_books(n_symbols, options, compiled is not None)
         self.stopped = np.zeros(n_symbols, dtype=np.bool_)  # out of money: no more decisions
         self.touched: list[int] = []  # rows whose account processed orders at their last bar
+        self.step_seconds = 0.0  # time in the compiled step so far
         indicators = [r.indicator for r in report.indicators]
         if compiled is not None:
             self.arrays = StepArrays(compiled.layout, n_symbols)
@@ -129,7 +131,9 @@ class StrategyRunner:
                 if arrays.external[indicator.attr].shape[0] != value.shape[0]:
                     arrays.external[indicator.attr] = np.zeros((value.shape[0], self.n_symbols))
                 arrays.external[indicator.attr][:, j] = value[:, -1]
+        started = time.perf_counter()
         arrays.call(self.compiled.step, rows, m == self.n_symbols)
+        self.step_seconds += time.perf_counter() - started
         self._last_rows = rows
         if gate is None:
             return []
