@@ -79,17 +79,20 @@ def indicator_values(indicators: list[Indicator], columns: dict[str, np.ndarray]
 SIDES = {1: "buy", 2: "sell", 3: "close"}  # action codes of the compiled step
 
 
-def _none_if_nan(x: float) -> float | None:
-    return None if np.isnan(x) else float(x)
+def step_orders(arrays: StepArrays, s: int, bar: int) -> list[PlacedOrder]:
+    """The orders the compiled step's next() made for symbol row `s` on its bar `bar`, in order."""
+    orders = []
+    for code, size, limit, stop, sl, tp, portion in actions_of(arrays.layout.sites, int(arrays.fired[s]),
+                                                                arrays.args[s]):
+        prices = (None if x != x else float(x) for x in (limit, stop, sl, tp))
+        orders.append(PlacedOrder(bar, SIDES[int(code)], float(portion if code == 3 else size), *prices))
+    return orders
 
 
 def _apply_actions(arrays: StepArrays, s: int, bar: int, account: SimAccount, placed: list) -> None:
     """Hand symbol `s`'s actions from this step to its account, in the order next() made them."""
-    for code, size, limit, stop, sl, tp, portion in actions_of(arrays.layout.sites, int(arrays.fired[s]),
-                                                                arrays.args[s]):
-        prices = [_none_if_nan(x) for x in (limit, stop, sl, tp)]
-        amount = float(portion) if code == 3 else size
-        send(account, PlacedOrder(bar, SIDES[int(code)], amount, *prices), placed)
+    for order in step_orders(arrays, s, bar):
+        send(account, order, placed)
 
 
 def _broker_bar(account: SimAccount, arrays: StepArrays, layout, s: int, cols: dict, bar: int,

@@ -20,10 +20,9 @@ import numpy as np
 from .books import make_books
 from .compile.analysis import StrategyReport
 from .compile.graph import FIELDS
-from .compile.intents import actions_of
 from .compile.translate import CompiledStep, StepArrays
 from .fallback import PlacedOrder, PythonStep
-from .replay_engine import SIDES, BrokerOptions, indicator_values
+from .replay_engine import BrokerOptions, indicator_values, step_orders
 
 SymbolGate = Callable[[int, PlacedOrder], object]
 """Approves symbol row's order before it reaches its sub-account (the engine's risk checks); see
@@ -57,10 +56,6 @@ class History:
         """Symbol `s`'s bars so far (views)."""
         n = self.length[s]
         return {f: column[:n] for f, column in self.columns[s].items()}
-
-
-def _none_if_nan(x: float) -> float | None:
-    return None if x != x else float(x)
 
 
 class StrategyRunner:
@@ -138,15 +133,11 @@ class StrategyRunner:
         if gate is None:
             return []
         placed = []
-        sites = self.compiled.layout.sites
         for j in np.flatnonzero(arrays.fired[rows]).tolist():
             s, bar = int(rows[j]), int(index[j])
             if bar < self.start or self.stopped[s]:
                 continue
-            for code, size, limit, stop, sl, tp, portion in actions_of(sites, int(arrays.fired[s]),
-                                                                        arrays.args[s]):
-                order = PlacedOrder(bar, SIDES[int(code)], float(portion if code == 3 else size),
-                                    *(_none_if_nan(x) for x in (limit, stop, sl, tp)))
+            for order in step_orders(arrays, s, bar):
                 if order.side == "close" and not self.books.has_trades(s):
                     continue  # position.close() with nothing open places nothing
                 verdict = gate(s, order)
