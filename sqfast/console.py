@@ -35,9 +35,6 @@ class RunConsole:
         if self.verbosity >= 0:
             self.console.print(text)
 
-    def warn(self, text: str) -> None:
-        self.console.print(f"[yellow]{text}[/yellow]")
-
     def interval(self, stats: IntervalStats) -> None:
         """One closed interval: its status line and its signals."""
         self.bars += stats.bars

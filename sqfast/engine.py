@@ -334,11 +334,6 @@ class Engine:
         return cash + float((slot.units[held] * slot.close[held] - slot.cost[held]).sum()), cash
 
 
-def _cid_of(order) -> str | None:
-    tag = order._tag
-    return tag if isinstance(tag, str) and tag.startswith("sq-") else None
-
-
 def _order_type(order: PlacedOrder) -> str:
     if order.limit is not None and order.stop is not None:
         return "stop_limit"
