@@ -4,52 +4,65 @@ Every connection uses WAL (readers never block the engine's writer, and `sqfast 
 while a run is active) with a busy timeout, and enforces foreign keys (a fill always belongs to a
 journaled order). A file is recognised as a journal by its `application_id` and its
 `schema_version` table; a journal from a newer schema is refused rather than misread.
+
+Write cost: a CHECK of the form `x IN ('a', 'b')` builds a temporary table for every row it
+checks (several microseconds each), so the allowed values are spelled `x = 'a' OR x = 'b'`, which
+accepts and refuses exactly the same values. There is no index on `orders.state` or
+`fills.client_order_id`: nothing looks rows up by them (`sqfast status` counts orders by state
+with a scan either way), and every order state change would move an index entry. Journals made
+before these changes keep their constraints and indexes; the data is the same (schema 1).
 """
 
 import sqlite3
 from pathlib import Path
 
 from .errors import SqfastError
+from .journal_rows import ORDER_STATES, ORDER_TYPES, RUN_STATUSES, SIDES, SIGNAL_ACTIONS
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x73716661  # "sqfa"
 JOURNAL_FILE = "journal.sqlite"
 BUSY_TIMEOUT_S = 10.0
+CACHE_KIB = 32 * 1024  # page cache of a writing connection: the hot pages of the order and fill indexes
+WAL_AUTOCHECKPOINT_PAGES = 8192  # about 32 MiB of WAL between checkpoints (SQLite's default is 1,000)
 
-DDL = """
+
+def one_of(column: str, allowed: tuple[str, ...]) -> str:
+    """A CHECK constraint allowing `allowed` (see the module docstring for why not IN)."""
+    return "CHECK (" + " OR ".join(f"{column} = '{value}'" for value in allowed) + ")"
+
+
+DDL = f"""
 CREATE TABLE schema_version (
     version INTEGER PRIMARY KEY, applied_ns INTEGER NOT NULL, sqfast_version TEXT NOT NULL);
 CREATE TABLE runs (
     run_id TEXT PRIMARY KEY, created_ns INTEGER NOT NULL, config_json TEXT NOT NULL,
     config_hash TEXT NOT NULL, sqfast_version TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('running', 'stopped', 'crashed')), stopped_ns INTEGER);
+    status TEXT NOT NULL {one_of('status', RUN_STATUSES)}, stopped_ns INTEGER);
 CREATE TABLE sessions (
     session_id INTEGER PRIMARY KEY, started_ns INTEGER NOT NULL, ended_ns INTEGER, pid INTEGER NOT NULL,
     sqfast_version TEXT NOT NULL, config_hash TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('running', 'stopped', 'crashed')));
+    status TEXT NOT NULL {one_of('status', RUN_STATUSES)});
 CREATE TABLE strategies (
     strategy TEXT PRIMARY KEY, allocation REAL NOT NULL, capital REAL NOT NULL, granularity TEXT,
     n_symbols INTEGER);
 CREATE TABLE signals (
     id INTEGER PRIMARY KEY, strategy TEXT NOT NULL, symbol TEXT NOT NULL, bar_ts_ns INTEGER NOT NULL,
-    action TEXT NOT NULL CHECK (action IN ('buy', 'sell', 'close')), size REAL, limit_price REAL,
+    action TEXT NOT NULL {one_of('action', SIGNAL_ACTIONS)}, size REAL, limit_price REAL,
     stop_price REAL, sl REAL, tp REAL, portion REAL, indicators TEXT);
 CREATE TABLE orders (
     client_order_id TEXT PRIMARY KEY, strategy TEXT NOT NULL, symbol TEXT NOT NULL,
-    bar_ts_ns INTEGER NOT NULL, side TEXT NOT NULL CHECK (side IN ('buy', 'sell')), size REAL NOT NULL,
-    type TEXT NOT NULL CHECK (type IN ('market', 'limit', 'stop', 'stop_limit')),
+    bar_ts_ns INTEGER NOT NULL, side TEXT NOT NULL {one_of('side', SIDES)}, size REAL NOT NULL,
+    type TEXT NOT NULL {one_of('type', ORDER_TYPES)},
     limit_price REAL, stop_price REAL, sl REAL, tp REAL,
-    state TEXT NOT NULL CHECK (state IN ('pending', 'submitted', 'partially_filled', 'filled',
-                                         'canceled', 'rejected', 'expired', 'blocked')),
+    state TEXT NOT NULL {one_of('state', ORDER_STATES)},
     reason TEXT, broker_order_id TEXT, net_id TEXT, filled_qty REAL NOT NULL DEFAULT 0,
     avg_fill_price REAL, created_ns INTEGER NOT NULL, updated_ns INTEGER NOT NULL);
-CREATE INDEX orders_by_state ON orders (state);
 CREATE TABLE fills (
     execution_id TEXT PRIMARY KEY,
     client_order_id TEXT NOT NULL REFERENCES orders (client_order_id),
-    strategy TEXT NOT NULL, symbol TEXT NOT NULL, side TEXT NOT NULL CHECK (side IN ('buy', 'sell')),
+    strategy TEXT NOT NULL, symbol TEXT NOT NULL, side TEXT NOT NULL {one_of('side', SIDES)},
     qty REAL NOT NULL, price REAL NOT NULL, commission REAL NOT NULL DEFAULT 0, ts_ns INTEGER NOT NULL);
-CREATE INDEX fills_by_order ON fills (client_order_id);
 CREATE TABLE positions (
     strategy TEXT NOT NULL, symbol TEXT NOT NULL, size REAL NOT NULL, avg_entry_price REAL,
     realized_pnl REAL NOT NULL DEFAULT 0, updated_ts_ns INTEGER NOT NULL,
@@ -88,16 +101,19 @@ def check_run_dir(run_dir: Path) -> Path:
     return path
 
 
-def connect(path: Path, *, synchronous: str = "FULL", create: bool = False) -> sqlite3.Connection:
+def connect(path: Path, *, synchronous: str = "FULL", create: bool = False,
+            other_thread: bool = False) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit `BEGIN IMMEDIATE`) with a busy
     timeout and foreign keys on. Without `create` the file must exist: it is never created. WAL is
     set when the journal is created (it is a persistent property of the file), so opening a foreign
-    database never changes it."""
+    database never changes it. `other_thread`: the connection is handed to another thread (which
+    then uses it alone)."""
     if synchronous not in ("FULL", "NORMAL"):
         raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
     uri = f"{Path(path).resolve().as_uri()}?mode={'rwc' if create else 'rw'}"
     try:
-        conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_S)
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_S,
+                               check_same_thread=not other_thread)
     except sqlite3.Error as error:
         raise SqfastError(f"cannot open journal {path}: {error}") from None
     try:
@@ -110,6 +126,13 @@ def connect(path: Path, *, synchronous: str = "FULL", create: bool = False) -> s
             raise SqfastError(f"cannot open journal {path}: {error}") from None
         raise SqfastError(f"{path} is not a sqfast journal ({error})") from None
     return conn
+
+
+def tune_for_writing(conn: sqlite3.Connection) -> None:
+    """Settings of the connection that writes intervals: a page cache that holds the hot index
+    pages, and fewer, larger checkpoints (a page changed by many intervals is copied back once)."""
+    conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+    conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
 
 
 def open_existing(path: Path, *, synchronous: str = "FULL") -> tuple[sqlite3.Connection, int]:
