@@ -5,12 +5,12 @@
 - `CompiledBooks`: the compiled broker (`sqfast.sim.compiled`), all rows in arrays, one call per
   bar for every row. Compiled steps with any other options; same fills, bit for bit.
 
-Both give the engine, per bar: the rows whose orders were processed (only those can have filled,
-cancelled or closed anything), then for those rows the journal's view (`bar_events`): new fills,
-newly closed trades with their entry bar's time, and the final state of orders that left the
-queue. An order carries its client order id: as the `SimAccount` order's tag, or in
-`CompiledBooks` as the broker's order id, which the trade it opens keeps (`T_ORDER`, `C_ORDER`).
-Fills name the order that opened the trade, as in the journal's documentation.
+Per bar, `process` fills the rows' pending orders and leaves the journal's view of what happened
+in `events` (`BarEvents`): new fills, newly closed trades with their entry bar's time, and the
+final state of orders that left the queue. Orders carry their client order id: as the
+`SimAccount` order's tag, or in `CompiledBooks` keyed by (row, broker order id), which the trade
+it opens keeps (`T_ORDER`, `C_ORDER`). Fills name the order that opened the trade, as in the
+journal's documentation. `positions` then gives the rows whose position may have changed.
 """
 
 from dataclasses import dataclass, field
@@ -18,10 +18,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .fallback import PlacedOrder, send
-from .ledger import FillRow, SubAccountBook, bar_events, fill_rows, position_row
+from .ledger import SubAccountBook, bar_events, execution_id, position_row
+from .order_batch import OrderBatch
 from .replay_engine import BrokerOptions
 from .sim.compiled import broker_act, broker_bar, broker_init, out_of_money, supports_options
+from .sim.compiled_events import entry_status, margin_available, new_entries, open_positions
 from .sim.compiled_layout import (
+    ACT_CLOSE,
+    ACT_CODE,
     C_COMMISSION,
     C_ENTRY_BAR,
     C_ENTRY_PRICE,
@@ -35,23 +39,15 @@ from .sim.compiled_layout import (
     F_CASH,
     F_CLOSE,
     G_N_CLOSED,
-    O_ID,
+    G_N_EVENTS,
     O_ROLE,
     OPT_LEVERAGE,
     S_BUST,
-    S_N_ORDERS,
     S_N_TRADES,
     S_NEXT_ID,
-    S_ORDER_OFF,
-    S_TRADE_OFF,
-    T_ENTRY_BAR,
-    T_ENTRY_PRICE,
-    T_ORDER,
-    T_SIZE,
 )
 
 POSITION_FIELDS = ("pos_size", "pos_pl", "pos_pl_pct", "equity")
-CODES = {"buy": 1.0, "sell": 2.0, "close": 3.0}
 
 
 @dataclass(frozen=True)
@@ -67,6 +63,15 @@ class ClosedTrade:
     commission: float
 
 
+@dataclass
+class BarEvents:
+    """What the sub-accounts did at their last bar, for the journal."""
+
+    fills: list = field(default_factory=list)  # (row, execution id, client order id, side, qty, price)
+    closed: list = field(default_factory=list)  # (row, ClosedTrade, entry bar time)
+    states: list = field(default_factory=list)  # (client order id, final state)
+
+
 def make_books(n_symbols: int, options: BrokerOptions, compiled_step: bool):
     """The compiled broker for a compiled step when it supports the options, else SimAccounts."""
     if compiled_step and supports_options(commission=options.commission):
@@ -80,33 +85,46 @@ class SimBooks:
     def __init__(self, n_symbols: int, options: BrokerOptions):
         self.accounts = [options.account() for _ in range(n_symbols)]
         self.books = [SubAccountBook() for _ in range(n_symbols)]
+        self.bar = np.zeros(n_symbols, np.int64)
+        self.events = BarEvents()
+        self.changed: list[int] = []
+        self.leverage = 1 / options.margin
 
     def process(self, rows: np.ndarray, index: np.ndarray, bars: dict[str, np.ndarray],
-                position: dict[str, np.ndarray], fields: list[str]) -> tuple[list[int], list[int]]:
-        """Fill pending orders at each row's bar; write the position `fields` next() reads.
-        Returns (touched rows, rows that went out of money)."""
+                position: dict[str, np.ndarray], fields: list[str], ts: int) -> list[int]:
+        """Fill pending orders at each row's bar (starting at `ts`); write the position `fields`
+        next() reads; collect `events`. Returns the rows that went out of money."""
         o, h, low, c = (bars[f] for f in ("Open", "High", "Low", "Close"))
         touched, bust = [], []
+        self.bar[rows] = index
         for j, s in enumerate(rows.tolist()):
             account = self.accounts[s]
-            if account._orders:
+            if account._orders or self.books[s].closing:
                 touched.append(s)
             account.process_bar(int(index[j]), o[j], h[j], low[j], c[j])
             if account.out_of_money:
                 bust.append(s)
+                if s not in touched:
+                    touched.append(s)
                 continue
             for name in fields:
                 position[name][s] = _position_value(account, name)
-        return touched, bust
+        self.events = events = BarEvents()
+        for s in touched:
+            fills, closed, states = bar_events(self.accounts[s], self.books[s], int(self.bar[s]), ts)
+            events.fills += [(s, f.execution_id, f.client_order_id, f.side, f.qty, f.price) for f in fills]
+            events.closed += [(s, _closed(t), entry_ts) for t, entry_ts in closed]
+            events.states += list(states.items())
+        self.changed = touched
+        return bust
 
-    def place(self, row: int, order: PlacedOrder, cid: str | None) -> None:
-        """Send an approved order of a compiled step's decision."""
-        send(self.accounts[row], order, [], None, cid)
-        if cid is not None:
-            self.track(row, cid, order)
-
-    def commit(self) -> None:
-        """Nothing to do: SimAccount takes each order as it is placed."""
+    def place(self, batch: OrderBatch, cids: list[str | None]) -> None:
+        """Send approved orders of a compiled step's decision, each tracked by its client id."""
+        for j, row in enumerate(batch.rows.tolist()):
+            order = batch.placed(j, int(self.bar[row]))
+            send(self.accounts[row], order, [], None, cids[j])
+            if cids[j] is not None:
+                self.track(row, cids[j], order)
 
     def track(self, row: int, cid: str, order: PlacedOrder) -> None:
         """Remember which queued order carries `cid`, to journal its fill or cancellation."""
@@ -118,45 +136,62 @@ class SimBooks:
             if queued._tag == cid:
                 book.pending[cid] = queued
 
-    def bar_events(self, row: int, bar: int, ts: int) -> tuple[list[FillRow], list, dict[str, str]]:
-        fills, closed, states = bar_events(self.accounts[row], self.books[row], bar, ts)
-        return fills, [(_closed(t), entry_ts) for t, entry_ts in closed], states
+    def positions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(rows, units, cost, cash, realised P&L) of the rows the last `process` may have changed."""
+        rows = np.array(self.changed, dtype=np.int64)
+        values = [position_row(self.accounts[s]) for s in self.changed]
+        units = np.array([v[0] for v in values], dtype=np.float64)
+        cost = np.array([sum(t.size * t.entry_price for t in self.accounts[s].trades) for s in self.changed],
+                        dtype=np.float64)
+        accounts = [self.accounts[s] for s in self.changed]
+        cash = np.array([0.0 if a.out_of_money else a.cash for a in accounts], dtype=np.float64)
+        realised = np.array([v[2] for v in values], dtype=np.float64)
+        return rows, units, cost, cash, realised
 
-    def position_row(self, row: int) -> tuple[float, float | None, float]:
-        return position_row(self.accounts[row])
+    def has_trades(self, rows: np.ndarray) -> np.ndarray:
+        return np.array([bool(self.accounts[s].trades) for s in rows.tolist()], dtype=np.bool_)
 
-    def cash(self, row: int) -> float:
-        account = self.accounts[row]
-        return 0.0 if account.out_of_money else account.cash
-
-    def cost(self, row: int) -> float:
-        return float(sum(t.size * t.entry_price for t in self.accounts[row].trades))
-
-    def units(self, row: int) -> float:
-        return float(self.accounts[row].position.size)
-
-    def has_trades(self, row: int) -> bool:
-        return bool(self.accounts[row].trades)
-
-    def margin_available(self, row: int) -> float:
-        return self.accounts[row].margin_available
-
-    def leverage(self, row: int) -> float:
-        return self.accounts[row]._leverage
-
-    def closed_trades(self, row: int) -> list[ClosedTrade]:
-        return [_closed(t) for t in self.accounts[row].closed_trades]
+    def margin_available(self, rows: np.ndarray) -> np.ndarray:
+        return np.array([self.accounts[s].margin_available for s in rows.tolist()], dtype=np.float64)
 
 
-@dataclass
-class _Pending:
-    """CompiledBooks' record of one row's orders in flight."""
+class _Tracked:
+    """The entry orders CompiledBooks placed and has not seen leave the queue: row, broker id
+    (-1: cancelled as it was placed) and client id, in growable arrays so that their status is
+    read for all rows in one call."""
 
-    orders: dict = field(default_factory=dict)  # broker order id -> client order id
-    closing: list = field(default_factory=list)  # client order ids of position.close() orders
-    entry_ts: dict = field(default_factory=dict)  # entry bar -> its bar time, for open trades
-    seen: set = field(default_factory=set)  # entry order ids already journaled as filled
-    canceled: list = field(default_factory=list)  # client ids cancelled as they were placed
+    def __init__(self):
+        self.row = np.zeros(1024, np.int64)
+        self.oid = np.zeros(1024, np.int64)
+        self.alive = np.zeros(1024, np.bool_)
+        self.cid: list[str] = []
+
+    def add(self, rows: np.ndarray, oids: np.ndarray, cids: list[str]) -> None:
+        n, m = len(self.cid), len(cids)
+        if n + m > len(self.row):
+            self._compact(n + m)
+            n = len(self.cid)
+        self.row[n:n + m], self.oid[n:n + m], self.alive[n:n + m] = rows, oids, True
+        self.cid += cids
+
+    def live_on(self, processed: np.ndarray) -> np.ndarray:
+        """Positions of the tracked orders whose row was processed."""
+        n = len(self.cid)
+        return np.flatnonzero(self.alive[:n] & processed[self.row[:n]])
+
+    def drop(self, i: int) -> None:
+        self.alive[i] = False
+
+    def _compact(self, need: int) -> None:
+        n = len(self.cid)
+        keep = np.flatnonzero(self.alive[:n])
+        size = max(1024, 2 * (len(keep) + need - n))
+        row, oid = np.zeros(size, np.int64), np.zeros(size, np.int64)
+        row[:len(keep)], oid[:len(keep)] = self.row[keep], self.oid[keep]
+        self.row, self.oid = row, oid
+        self.alive = np.zeros(size, np.bool_)
+        self.alive[:len(keep)] = True
+        self.cid = [self.cid[i] for i in keep.tolist()]
 
 
 class CompiledBooks:
@@ -171,170 +206,161 @@ class CompiledBooks:
         self.act = np.full((n_symbols, 4, 8), np.nan)
         self.n_act = np.zeros(n_symbols, np.int64)
         self.bar = np.zeros(n_symbols, np.int64)
-        self.queued: list[int] = []  # rows with actions waiting for commit()
-        self.entries: dict[int, list[str]] = {}  # row -> client ids of its queued buy/sell orders
-        self.next_id = np.zeros(n_symbols, np.int64)  # each queued row's next broker id before commit
-        self.pending = [_Pending() for _ in range(n_symbols)]
-        self.closed_seen = 0
-        self.new_closed: dict[int, list[np.ndarray]] = {}
+        self.processed = np.zeros(n_symbols, np.bool_)
+        self.rows = np.zeros(0, np.int64)  # the rows of the last `process`
+        self.tracked = _Tracked()
+        self.owners: dict[tuple[int, int], tuple[str, int]] = {}  # open trade's entry order: (cid, entry ts)
+        self.closing: dict[int, list[str]] = {}  # row -> client ids of its position.close() orders
         self.realised = np.zeros(n_symbols)
-        self.closed_log: list[np.ndarray] = []
+        self.events = BarEvents()
+        self.leverage = float(self.state.opt[OPT_LEVERAGE])
 
     def process(self, rows: np.ndarray, index: np.ndarray, bars: dict[str, np.ndarray],
-                position: dict[str, np.ndarray], fields: list[str]) -> tuple[list[int], list[int]]:
-        si = self.state.si
-        had_orders = si[rows, S_N_ORDERS] > 0
+                position: dict[str, np.ndarray], fields: list[str], ts: int) -> list[int]:
         self.state, _ = broker_bar(self.state, rows, index, bars["Open"], bars["High"], bars["Low"],
                                    bars["Close"], *self.position.values())
         self.bar[rows] = index
         for name in fields:
             position[name][rows] = self.position[name][rows]
-        bust = out_of_money(self.state, rows)
-        closed = self.state.closed[self.closed_seen:self.state.g[G_N_CLOSED]]
-        self.closed_seen += len(closed)
-        self.new_closed = {}
-        for record in closed:
-            s = int(record[C_SYM])
-            self.new_closed.setdefault(s, []).append(record)
-            self.realised[s] += record[C_PNL]
-        if len(closed):
-            self.closed_log.append(closed.copy())
-        touched = rows[had_orders | bust].tolist()
-        touched += [s for s in self.new_closed if s not in set(touched)]
-        return sorted(touched), rows[bust].tolist()
+        self.processed[self.rows] = False
+        self.processed[rows] = True
+        self.rows = rows
+        self.events = self._events(ts)
+        return rows[out_of_money(self.state, rows)].tolist()
 
-    def place(self, row: int, order: PlacedOrder, cid: str | None) -> None:
-        """Queue an approved order; `commit` hands every queued order to the broker."""
-        k = self.n_act[row]
-        if k == self.act.shape[1]:
-            grown = np.full((self.act.shape[0], 2 * k, 8), np.nan)
-            grown[:, :k] = self.act
-            self.act = grown
-        amount = order.size
-        self.act[row, k, :7] = (CODES[order.side], amount if order.side != "close" else np.nan,
-                                _nan(order.limit), _nan(order.stop), _nan(order.sl), _nan(order.tp),
-                                amount if order.side == "close" else np.nan)
-        if k == 0:
-            self.queued.append(row)
-            self.next_id[row] = self.state.si[row, S_NEXT_ID]
-        self.n_act[row] = k + 1
-        if cid is None:
+    def _events(self, ts: int) -> BarEvents:
+        """Fills, closed trades and final order states of the processed rows (module docstring)."""
+        state, events = self.state, BarEvents()
+        g = state.g
+        closed = state.closed[:g[G_N_CLOSED]].copy()
+        g[G_N_CLOSED] = 0  # read once: the log only grows within a call
+        g[G_N_EVENTS] = 0
+        parts: dict[tuple[int, int], list[int]] = {}
+        for k, key in enumerate(zip(closed[:, C_SYM].astype(np.int64).tolist(),
+                                    closed[:, C_ORDER].astype(np.int64).tolist(), strict=True)):
+            parts.setdefault(key, []).append(k)
+        tracked = self.tracked
+        live = tracked.live_on(self.processed)
+        queued, size, price = entry_status(state.orders, state.trades, state.si, tracked.row[live],
+                                           tracked.oid[live])
+        seen: dict[tuple[int, int], tuple[str, int]] = {}
+        for j in np.flatnonzero(~queued).tolist():
+            i = int(live[j])
+            row, oid, cid = int(tracked.row[i]), int(tracked.oid[i]), tracked.cid[i]
+            tracked.drop(i)
+            mine = parts.get((row, oid), [])
+            if size[j] == 0 and not mine:
+                events.states.append((cid, "canceled"))
+                continue
+            filled = float(size[j] + sum(closed[k, C_SIZE] for k in mine))
+            entry = float(price[j]) if size[j] != 0 else float(closed[mine[0], C_ENTRY_PRICE])
+            bar = int(self.bar[row])
+            fill = (row, execution_id(cid, "in", bar, 0), cid, _side(filled), abs(filled), entry)
+            events.fills.append(fill)
+            events.states.append((cid, "filled"))
+            seen[row, oid] = (cid, ts)
+            if size[j] != 0:
+                self.owners[row, oid] = (cid, ts)
+        out_count: dict[tuple[str, int], int] = {}
+        for k, c in enumerate(closed.tolist()):
+            row, oid = int(c[C_SYM]), int(c[C_ORDER])
+            cid, entry_ts = self.owners.get((row, oid)) or seen.get((row, oid)) or (None, ts)
+            self.realised[row] += c[C_PNL]
+            if cid is not None:
+                bar = int(self.bar[row])
+                n = out_count[cid, bar] = out_count.get((cid, bar), -1) + 1
+                events.fills.append((row, execution_id(cid, "out", bar, n), cid, _side(-c[C_SIZE]),
+                                     abs(c[C_SIZE]), c[C_EXIT_PRICE]))
+            events.closed.append((row, _closed_record(closed[k]), entry_ts))
+        self._forget_closed(parts)
+        for row in [r for r in self.closing if self.processed[r]]:
+            events.states += [(cid, "filled") for cid in self.closing.pop(row)]
+        return events
+
+    def _forget_closed(self, parts: dict[tuple[int, int], list[int]]) -> None:
+        """Drop the owners of trades that closed completely."""
+        keys = [key for key in parts if key in self.owners]
+        if not keys:
             return
-        if order.side == "close":
-            self.pending[row].closing.append(cid)
-        else:
-            self.entries.setdefault(row, []).append(cid)
+        rows = np.array([r for r, _ in keys], dtype=np.int64)
+        oids = np.array([o for _, o in keys], dtype=np.int64)
+        _, size, _ = entry_status(self.state.orders, self.state.trades, self.state.si, rows, oids)
+        for key, left in zip(keys, size.tolist(), strict=True):
+            if left == 0:
+                del self.owners[key]
 
-    def commit(self) -> None:
-        """Hand the queued orders to the broker, and learn the broker's id of each entry order: the
-        new entry orders still queued, in id order, are the last ones placed (with
+    def place(self, batch: OrderBatch, cids: list[str | None]) -> None:
+        """Hand approved orders to the broker in one call, and learn the broker's id of each entry
+        order: a row's new entry orders still queued, in id order, are its last ones placed (with
         `exclusive_orders` each new order cancels the ones before it)."""
-        if not self.queued:
+        if not len(batch):
             return
-        rows = np.array(self.queued, dtype=np.int64)
-        self.state = broker_act(self.state, rows, self.bar[rows], self.act, self.n_act)
-        self.n_act[rows] = 0
-        orders, si = self.state.orders, self.state.si
-        for row, cids in self.entries.items():
-            segment = orders[si[row, S_ORDER_OFF]:si[row, S_ORDER_OFF] + si[row, S_N_ORDERS]]
-            new = sorted(int(o[O_ID]) for o in segment if o[O_ID] >= self.next_id[row] and o[O_ROLE] == ENTRY)
-            kept = cids[len(cids) - len(new):] if new else []
-            pending = self.pending[row]
-            pending.orders.update(zip(new, kept, strict=True))
-            pending.canceled.extend(cids[:len(cids) - len(new)])
-        self.queued, self.entries = [], {}
+        rows = batch.rows
+        k = batch.sequence()
+        if k.max() >= self.act.shape[1]:
+            grown = np.full((self.act.shape[0], int(k.max()) + 1, self.act.shape[2]), np.nan)
+            grown[:, :self.act.shape[1]] = self.act
+            self.act = grown
+        self.act[rows, k] = np.nan
+        self.act[rows, k, :batch.values.shape[1]] = batch.values
+        placed = np.unique(rows)
+        self.n_act[placed] = np.bincount(rows, minlength=len(self.n_act))[placed]
+        first_id = self.state.si[placed, S_NEXT_ID].copy()
+        self.state = broker_act(self.state, placed, self.bar[placed], self.act, self.n_act)
+        self.n_act[placed] = 0
+        is_close = batch.values[:, ACT_CODE] == ACT_CLOSE
+        for j in np.flatnonzero(is_close).tolist():
+            if cids[j] is not None:
+                self.closing.setdefault(int(rows[j]), []).append(cids[j])
+        entry = np.flatnonzero(~is_close)
+        if len(entry):
+            self._track_entries(rows[entry], [cids[j] for j in entry.tolist()], placed, first_id)
+
+    def _track_entries(self, rows: np.ndarray, cids: list, placed: np.ndarray, first_id: np.ndarray) -> None:
+        state = self.state
+        new_row, new_id = new_entries(state.orders, state.si, placed, first_id, float(ENTRY), O_ROLE)
+        if np.array_equal(new_row, rows):  # every entry order is queued: one id each, in order
+            keep = np.array([c is not None for c in cids], dtype=np.bool_)
+            self.tracked.add(rows[keep], new_id[keep], [c for c in cids if c is not None])
+            return
+        ids_of: dict[int, list[int]] = {}
+        for r, o in zip(new_row.tolist(), new_id.tolist(), strict=True):
+            ids_of.setdefault(r, []).append(o)
+        cids_of: dict[int, list] = {}
+        for r, c in zip(rows.tolist(), cids, strict=True):
+            cids_of.setdefault(r, []).append(c)
+        out_rows, out_ids, out_cids = [], [], []
+        for r, row_cids in cids_of.items():
+            ids = ids_of.get(r, [])
+            cut = len(row_cids) - len(ids)
+            for c, o in zip(row_cids, [-1] * cut + ids, strict=True):  # -1: cancelled as it was placed
+                if c is not None:
+                    out_rows.append(r)
+                    out_ids.append(o)
+                    out_cids.append(c)
+        self.tracked.add(np.array(out_rows, dtype=np.int64), np.array(out_ids, dtype=np.int64), out_cids)
 
     def track(self, row: int, cid: str, order: PlacedOrder) -> None:
         """Nothing to do: `place` recorded the order's id."""
 
-    def bar_events(self, row: int, bar: int, ts: int) -> tuple[list[FillRow], list, dict[str, str]]:
-        pending, state = self.pending[row], self.state
-        pending.entry_ts.setdefault(bar, ts)
-        fills, closed, states = [], [], {}
-        trades = self._trades(row)
-        closed_now = self.new_closed.get(row, [])
-        opened = {int(t[T_ORDER]) for t in trades if t[T_ENTRY_BAR] == bar}
-        opened |= {int(c[C_ORDER]) for c in closed_now if c[C_ENTRY_BAR] == bar}
-        for oid in sorted(opened - pending.seen):
-            cid = pending.orders.get(oid)
-            source = [t for t in trades if int(t[T_ORDER]) == oid]
-            parts = [c for c in closed_now if int(c[C_ORDER]) == oid]
-            size = sum(t[T_SIZE] for t in source) + sum(c[C_SIZE] for c in parts)
-            price = source[0][T_ENTRY_PRICE] if source else parts[0][C_ENTRY_PRICE]
-            if cid is not None:
-                fills.append((cid, "in", size, price, bar))
-        pending.seen |= opened
-        for c in closed_now:
-            cid = pending.orders.get(int(c[C_ORDER]))
-            if cid is not None:
-                fills.append((cid, "out", -c[C_SIZE], c[C_EXIT_PRICE], bar))
-            closed.append((_closed_record(c), pending.entry_ts.get(int(c[C_ENTRY_BAR]), ts)))
-        queued = {int(x) for x in state.orders[state.si[row, S_ORDER_OFF]:
-                                              state.si[row, S_ORDER_OFF] + state.si[row, S_N_ORDERS], O_ID]}
-        for oid, cid in list(pending.orders.items()):
-            if oid not in queued and oid not in pending.seen:
-                states[cid] = "canceled"
-                del pending.orders[oid]
-            elif oid in opened:
-                states[cid] = "filled"
-        for cid in pending.closing:
-            states[cid] = "filled"
-        for cid in pending.canceled:
-            states[cid] = "canceled"
-        pending.closing.clear()
-        pending.canceled.clear()
-        live = {int(t[T_ORDER]) for t in trades}
-        for oid in [o for o in pending.orders if o in pending.seen and o not in live and o not in queued]:
-            del pending.orders[oid]
-        pending.seen &= live | queued
-        open_bars = {int(t[T_ENTRY_BAR]) for t in trades} | {bar}
-        for old in [b for b in pending.entry_ts if b not in open_bars]:
-            del pending.entry_ts[old]
-        return fill_rows(fills), closed, states
+    def positions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(rows, units, cost, cash, realised P&L) of the rows of the last `process`."""
+        rows, state = self.rows, self.state
+        units, cost = open_positions(state.trades, state.si, rows)
+        cash = np.where(state.si[rows, S_BUST] != 0, 0.0, state.sf[rows, F_CASH])
+        return rows, units, cost, cash, self.realised[rows]
 
-    def _trades(self, row: int) -> np.ndarray:
-        si = self.state.si
-        off = si[row, S_TRADE_OFF]
-        return self.state.trades[off:off + si[row, S_N_TRADES]]
+    def has_trades(self, rows: np.ndarray) -> np.ndarray:
+        return self.state.si[rows, S_N_TRADES] > 0
 
-    def position_row(self, row: int) -> tuple[float, float | None, float]:
-        trades = self._trades(row)
-        units = float(trades[:, T_SIZE].sum())
-        average = float((trades[:, T_SIZE] * trades[:, T_ENTRY_PRICE]).sum() / units) if units else None
-        return units, average, float(self.realised[row])
-
-    def cash(self, row: int) -> float:
-        return 0.0 if self.state.si[row, S_BUST] else float(self.state.sf[row, F_CASH])
-
-    def cost(self, row: int) -> float:
-        trades = self._trades(row)
-        return float((trades[:, T_SIZE] * trades[:, T_ENTRY_PRICE]).sum())
-
-    def units(self, row: int) -> float:
-        return float(self._trades(row)[:, T_SIZE].sum())
-
-    def has_trades(self, row: int) -> bool:
-        return bool(self.state.si[row, S_N_TRADES])
-
-    def margin_available(self, row: int) -> float:
-        trades, close = self._trades(row), self.state.sf[row, F_CLOSE]
-        leverage = self.leverage(row)
-        size = trades[:, T_SIZE]
-        equity = self.cash(row) + float((size * close - size * trades[:, T_ENTRY_PRICE]).sum())
-        return max(0.0, equity - float(np.abs(size).sum()) * close / leverage)
-
-    def leverage(self, row: int) -> float:
-        return float(self.state.opt[OPT_LEVERAGE])
-
-    def closed_trades(self, row: int) -> list[ClosedTrade]:
-        if not self.closed_log:
-            return []
-        log = np.concatenate(self.closed_log)
-        return [_closed_record(c) for c in log[log[:, C_SYM] == row]]
+    def margin_available(self, rows: np.ndarray) -> np.ndarray:
+        state = self.state
+        cash = np.where(state.si[:, S_BUST] != 0, 0.0, state.sf[:, F_CASH])
+        return margin_available(state.trades, state.si, cash, state.sf[:, F_CLOSE], self.leverage, rows)
 
 
-def _nan(x: float | None) -> float:
-    return np.nan if x is None else x
+def _side(size: float) -> str:
+    return "buy" if size > 0 else "sell"
 
 
 def _closed(trade) -> ClosedTrade:

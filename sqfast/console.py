@@ -48,13 +48,13 @@ class RunConsole:
             self._last_line = now
             self.console.print(
                 f"{_clock(stats.ts_ns)}  bars {stats.bars:>6}  signals {stats.signals:>3}  orders "
-                f"{stats.orders:>3}  blocked {stats.blocked:>2}  step {stats.step_seconds * 1e3:6.2f} ms  "
-                f"engine {stats.seconds * 1e3:7.2f} ms  equity {stats.equity:,.2f}")
-        if self.verbosity >= 1 or len(stats.lines) <= 20:
-            for line in stats.lines:
-                self.console.print(line, markup=False)
-        else:
-            self.console.print(f"  ({len(stats.lines)} signal lines; --verbose shows them all)")
+                f"{stats.orders:>3} (net {stats.net_orders:>2})  blocked {stats.blocked:>2}  "
+                f"step {stats.step_seconds * 1e3:6.2f} ms  engine {stats.seconds * 1e3:7.2f} ms  "
+                f"equity {stats.equity:,.2f}")
+        for line in stats.lines:
+            self.console.print(line, markup=False)
+        if stats.hidden_lines:
+            self.console.print(f"  (and {stats.hidden_lines} more signal lines; --verbose shows them all)")
 
     def totals(self) -> str:
         return (f"bars {self.bars:,}  signals {self.signals:,}  orders {self.orders:,}  "
@@ -79,11 +79,10 @@ class RunConsole:
         for slot in engine.slots:
             equity, _ = engine.strategy_equity(slot)
             start = engine.config.capital * slot.config.allocation
-            closed = [t for row in range(len(slot.symbols)) for t in slot.runner.books.closed_trades(row)]
-            wins = sum(1 for t in closed if t.pl > 0)
+            closed, wins = slot.closed_trades, slot.won_trades
             table.add_row(slot.id, "compiled" if slot.compiled else "python", str(len(slot.symbols)),
                           f"{equity:,.0f}", f"{equity - start:,.0f}", f"{(equity / start - 1) * 100:.2f}",
-                          str(len(closed)), f"{wins / len(closed):.0%}" if closed else "-",
+                          str(closed), f"{wins / closed:.0%}" if closed else "-",
                           str(int((slot.units != 0).sum())))
         self.console.print(table)
         self.console.print(self.totals())

@@ -25,15 +25,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .admission import Admission, JournalRows
 from .aggregator import BarAggregator
 from .compile.analysis import StrategyReport, analyse
 from .compile.translate import compile_step
 from .config_types import RunConfig, StrategyConfig
 from .errors import SqfastError, StrategyError
-from .fallback import PlacedOrder
-from .journal import Interval, Journal, client_order_id
+from .journal import Interval, Journal
+from .net_ledger import NetLedger
 from .replay_engine import BrokerOptions
-from .risk import OrderCheck, RiskGate
+from .risk import RiskGate
 from .runner import StrategyRunner
 from .types import NS_PER_SECOND, BarBatch
 
@@ -58,6 +59,8 @@ class StrategySlot:
     cash: np.ndarray  # each sub-account's cash (0 once out of money)
     cost: np.ndarray  # sum of size x entry price of each row's open trades
     close: np.ndarray  # each row's last close, for the open trades' value
+    closed_trades: int = 0
+    won_trades: int = 0
 
     @property
     def id(self) -> str:
@@ -78,6 +81,8 @@ class IntervalStats:
     orders: int = 0
     blocked: int = 0
     fills: int = 0
+    net_orders: int = 0  # broker orders netting several strategies' orders
+    hidden_lines: int = 0  # signal lines beyond what the console shows when not verbose
     step_seconds: float = 0.0  # in the strategies' compiled steps
     seconds: float = 0.0  # the whole interval in the engine
     equity: float = 0.0
@@ -109,8 +114,10 @@ class Engine:
         self.risk = RiskGate(config.risk)
         self.slots = [self._slot(strategy, report) for strategy, report in strategies]
         self.last_close = np.full(len(self.universe), np.nan)
+        self.symbol_units = np.zeros(len(self.universe))  # every strategy's units in each symbol
         self.known: dict[str, str] = {}  # journaled order id -> state, during re-simulation
         self.replaying = False
+        self.netting = NetLedger(journal.run_id if journal is not None else "run")
         self._gross: float | None = None
 
     def _slot(self, strategy: StrategyConfig, report: StrategyReport) -> StrategySlot:
@@ -124,11 +131,10 @@ class Engine:
                       if seconds != self.feed_seconds else None)
         declared = self.config.lookback or report.loaded.lookback or 0
         universe_rows = np.array([self.universe_row[s] for s in symbols], dtype=np.int64)
+        n = len(symbols)
         return StrategySlot(strategy, report, symbols, local, universe_rows, runner,
-                            max(declared, report.bars_needed),
-                            seconds, aggregator, np.zeros(len(symbols)),
-                            np.zeros(len(symbols), dtype=np.int64), np.full(len(symbols), capital),
-                            np.zeros(len(symbols)), np.zeros(len(symbols)))
+                            max(declared, report.bars_needed), seconds, aggregator, np.zeros(n),
+                            np.zeros(n, dtype=np.int64), np.full(n, capital), np.zeros(n), np.zeros(n))
 
     # ------------------------------------------------------------------ phases
     def history_ns(self) -> int:
@@ -167,6 +173,7 @@ class Engine:
         if trading:
             self.risk.new_bar(ts, self.equity())
         self._gross = None  # computed at the first order of the interval
+        rows = JournalRows()
         started = time.perf_counter()
         in_steps = sum(slot.runner.step_seconds for slot in self.slots)
         for slot in self.slots if slots is None else slots:
@@ -175,116 +182,80 @@ class Engine:
                 batches += slot.aggregator.advance(ts + self.feed_seconds * NS_PER_SECOND)
             for batch in batches:
                 if len(batch):
-                    self._strategy_bar(slot, batch, tx, trading, stats)
-            if tx is not None and trading:
+                    self._strategy_bar(slot, batch, rows, trading, stats)
+        if trading:
+            self.netting.close_interval(ts, rows, stats)
+        if tx is not None and trading:
+            rows.write(tx)
+            for slot in self.slots:
                 tx.progress(slot.id, ts)
         stats.seconds = time.perf_counter() - started
         stats.step_seconds = sum(slot.runner.step_seconds for slot in self.slots) - in_steps
         stats.equity = self.equity()
         return stats
 
-    def _strategy_bar(self, slot: StrategySlot, batch: BarBatch, tx: Interval | None, trading: bool,
+    def _strategy_bar(self, slot: StrategySlot, batch: BarBatch, rows: JournalRows, trading: bool,
                       stats: IntervalStats) -> None:
         local = slot.local[batch.sym]
         keep = np.flatnonzero(local >= 0)
         if not len(keep):
             return
         keep = keep[np.argsort(local[keep], kind="stable")]
-        rows = local[keep]
+        own = local[keep]
         columns = batch.columns()
         bars = {f: columns[f.lower()][keep] for f in FIELDS}
         ts = int(batch.ts[0])
-        slot.ts[rows] = batch.ts[keep]
-        slot.close[rows] = bars["Close"]
-        closes = dict(zip(rows.tolist(), bars["Close"].tolist(), strict=True))
-        accepted: list[tuple[int, str, PlacedOrder]] = []
-        gate = self._gate(slot, ts, closes, tx, stats, accepted) if trading else None
-        slot.runner.on_bars(rows, bars, gate)
+        slot.ts[own] = batch.ts[keep]
+        slot.close[own] = bars["Close"]
         if not trading:
+            slot.runner.on_bars(own, bars, ts, None)
             return
-        for row, cid, order in accepted:
-            slot.runner.books.track(row, cid, order)
-        changed = sorted({*slot.runner.touched, *(row for row, _, _ in accepted)})
-        self._journal_bar(slot, changed, tx)
+        admission = Admission(self, slot, ts, rows, stats)
+        orders = slot.runner.on_bars(own, bars, ts, admission.python_gate,
+                                     on_filled=lambda: self._book(slot, ts, rows))
+        if len(orders):
+            admission.batch(orders)
 
-    # ------------------------------------------------------------------ orders
-    def _gate(self, slot: StrategySlot, ts: int, closes: dict[int, float], tx: Interval | None,
-              stats: IntervalStats, accepted: list):
-        """The risk gate for `slot`'s orders on this bar: journals each one, returns its id as the
-        order's tag when it may go out, False when it is blocked (or in signals mode)."""
-        sequence: dict[int, int] = {}
-        closing: dict[int, float] = {}  # row -> share of its position closed by this bar's orders
-        run_id = self.journal.run_id if self.journal is not None else "run"
-
-        def gate(row: int, order: PlacedOrder):
-            symbol = slot.symbols[row]
-            seq = sequence[row] = sequence.get(row, -1) + 1
-            cid = client_order_id(run_id, slot.id, symbol, ts, seq)
-            if self.replaying and self.config.mode == "signals":
-                return False  # signals were journaled the first time; nothing was placed
-            if self.replaying:
-                state = self.known.get(cid)
-                if state is None:
-                    raise SqfastError(f"restart: the journal has no order {cid} ({slot.id} {symbol} at bar "
-                                      f"{ts}) that re-simulation produced; the run directory does not "
-                                      "match this configuration or data")
-                if state == "blocked":
-                    return False
-                accepted.append((row, cid, order))
-                return cid
-            check = self._check(slot, row, order, closes[row], closing.get(row, 0.0))
-            stats.signals += 1
-            if tx is not None:
-                tx.signal(slot.id, symbol, ts, order.side, order.size if order.side != "close" else None,
-                          limit=order.limit, stop=order.stop, sl=order.sl, tp=order.tp,
-                          portion=order.size if order.side == "close" else None)
-            stats.lines.append(_signal_line(slot.id, symbol, order, closes[row]))
-            if self.config.verbosity >= 1:
-                values = slot.runner.indicators_at(row)
-                stats.lines.append("      " + "  ".join(f"{k}={v:.6g}" for k, v in values.items()))
-            if self.config.mode == "signals":
-                return False
-            reason = self.risk.check(check, ts)
-            side = order.side if order.side != "close" else ("sell" if check.position_before > 0 else "buy")
-            size = check.units
-            if tx is not None:
-                tx.order(cid, slot.id, symbol, ts, side, size, type=_order_type(order), limit=order.limit,
-                         stop=order.stop, sl=order.sl, tp=order.tp,
-                         state="blocked" if reason else "submitted", reason=reason)
-            if reason:
-                stats.blocked += 1
-                stats.lines.append(f"  blocked: {reason}")
-                return False
-            stats.orders += 1
-            self._gross += abs(check.delta) * check.price
-            if order.side == "close":
-                closing[row] = closing.get(row, 0.0) + (1 - closing.get(row, 0.0)) * order.size
-            accepted.append((row, cid, order))
-            return cid
-
-        return gate
-
-    def _check(self, slot: StrategySlot, row: int, order: PlacedOrder, price: float,
-               closed_share: float) -> OrderCheck:
-        """The order as the risk gate sees it. Earlier closes of this bar count as done: the
-        position they leave, and the margin they free for a fraction-sized order."""
+    def _book(self, slot: StrategySlot, ts: int, rows: JournalRows) -> None:
+        """After the sub-accounts filled at this bar: their fills, closed trades and order states
+        into the journal's rows, and their positions into the engine's per-row books (and the
+        journal's positions, for those that moved)."""
         books = slot.runner.books
-        held = books.units(row)
-        before = held * (1 - closed_share)
-        leverage = books.leverage(row)
-        if order.side == "close":
-            units = abs(before) * order.size
-        elif order.size >= 1:
-            units = order.size
-        else:  # backtesting.py sizes a fraction of the available margin at fill time; estimate now
-            free = books.margin_available(row) + abs(held - before) * price / leverage
-            units = float(int(order.size * free * leverage / price))
-        universe_row = slot.universe_rows[row]
-        symbol_units = sum(float(other.units[other.local[universe_row]]) for other in self.slots
-                           if other.local[universe_row] >= 0)
+        events, symbols, sid = books.events, slot.symbols, slot.id
+        rows.fills += [(eid, cid, sid, symbols[row], side, qty, price, ts, 0.0)
+                       for row, eid, cid, side, qty, price in events.fills]
+        rows.trades += [(sid, symbols[row], t.size, entry_ts, ts, t.entry_price, t.exit_price, t.pl,
+                         t.commission) for row, t, entry_ts in events.closed]
+        rows.states += events.states
+        self.netting.on_events(events.states, events.fills, rows)
+        slot.closed_trades += len(events.closed)
+        slot.won_trades += sum(1 for _, t, _ in events.closed if t.pl > 0)
+        changed, units, cost, cash, realised = books.positions()
+        if not len(changed):
+            return
+        before = slot.units[changed]
+        moved = units != before
+        if events.fills:
+            moved |= np.isin(changed, np.fromiter((f[0] for f in events.fills), dtype=np.int64))
+        slot.units[changed] = units
+        slot.cash[changed] = cash
+        slot.cost[changed] = np.where(units != 0, cost, 0.0)
+        np.add.at(self.symbol_units, slot.universe_rows[changed], units - before)
+        for j in np.flatnonzero(moved).tolist():
+            u = float(units[j])
+            rows.positions.append((sid, symbols[int(changed[j])], u, float(cost[j]) / u if u else None,
+                                   float(realised[j]), ts))
+
+    # ------------------------------------------------------------------ portfolio
+    def gross(self) -> float:
+        """Gross exposure for the risk gate: at the interval's first order, every position at the
+        last closes; then the risk gate adds each approved order's notional (`set_gross`)."""
         if self._gross is None:
             self._gross = self.gross_exposure()
-        return OrderCheck(order.side, units, price, before, symbol_units, self._gross)
+        return self._gross
+
+    def set_gross(self, gross: float) -> None:
+        self._gross = gross
 
     def gross_exposure(self) -> float:
         """Every strategy's positions, valued at the last closes."""
@@ -295,34 +266,6 @@ class Engine:
             total += float(np.nansum(np.abs(slot.units[rows]) * prices))
         return total
 
-    def _journal_bar(self, slot: StrategySlot, rows: list[int], tx: Interval | None) -> None:
-        """The fills, closed trades, order states and positions of the sub-accounts whose orders
-        were processed or placed on this bar (kept in step during re-simulation too, then not
-        journaled)."""
-        books = slot.runner.books
-        for row in rows:
-            ts = int(slot.ts[row])
-            fills, closed, states = books.bar_events(row, int(slot.runner.bars[row]) - 1, ts)
-            units, average, realised = books.position_row(row)
-            changed = units != slot.units[row] or fills
-            slot.units[row] = units
-            slot.cash[row] = books.cash(row)
-            slot.cost[row] = books.cost(row) if units else 0.0
-            if tx is None:
-                continue
-            symbol = slot.symbols[row]
-            for fill in fills:
-                tx.fill(fill.execution_id, fill.client_order_id, slot.id, symbol, fill.side, fill.qty,
-                        fill.price, ts)
-            for trade, entry_ts in closed:
-                tx.trade(slot.id, symbol, trade.size, entry_ts, ts, trade.entry_price, trade.exit_price,
-                         trade.pl, trade.commission)
-            for cid, state in states.items():
-                tx.order_state(cid, state)
-            if changed:
-                tx.position(slot.id, symbol, units, average, realised, ts)
-
-    # ------------------------------------------------------------------ portfolio
     def equity(self) -> float:
         return float(sum(self.strategy_equity(slot)[0] for slot in self.slots))
 
@@ -332,17 +275,3 @@ class Engine:
         cash = float(slot.cash.sum())
         held = np.flatnonzero(slot.units)
         return cash + float((slot.units[held] * slot.close[held] - slot.cost[held]).sum()), cash
-
-
-def _order_type(order: PlacedOrder) -> str:
-    if order.limit is not None and order.stop is not None:
-        return "stop_limit"
-    return "limit" if order.limit is not None else ("stop" if order.stop is not None else "market")
-
-
-def _signal_line(strategy: str, symbol: str, order: PlacedOrder, close: float) -> str:
-    """One console line for a signal."""
-    what = f"close {order.size:g}" if order.side == "close" else f"{order.side} {order.size:g}"
-    given = (("limit", order.limit), ("stop", order.stop), ("sl", order.sl), ("tp", order.tp))
-    prices = " ".join(f"{k}={v:.4g}" for k, v in given if v is not None)
-    return f"  {strategy:<14} {symbol:<8} {what:<14} @ {close:.4f} {prices}".rstrip()

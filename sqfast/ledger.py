@@ -67,6 +67,12 @@ def bar_events(account: SimAccount, book: SubAccountBook, bar: int,
     return fill_rows([f for f in fills if isinstance(f[0], str)]), closed, states
 
 
+def execution_id(cid: str, leg: str, bar: int, n: int) -> str:
+    """A fill's deterministic id: its order, leg ("in"/"out"), bar, and its number among that
+    order's fills of that leg on that bar."""
+    return f"{cid}:{leg}:{bar}:{n}"
+
+
 def fill_rows(fills: list[tuple]) -> list[FillRow]:
     """(client order id, leg "in"/"out", signed size, price, bar) as journal fills, each with a
     deterministic execution id: the order, the leg, the bar and its number among that order's
@@ -75,7 +81,8 @@ def fill_rows(fills: list[tuple]) -> list[FillRow]:
     for cid, leg, size, price, bar in fills:
         n = seen[cid, leg, bar] = seen.get((cid, leg, bar), -1) + 1
         side = "buy" if size > 0 else "sell"
-        rows.append(FillRow(f"{cid}:{leg}:{bar}:{n}", cid, side, abs(float(size)), float(price), int(bar)))
+        eid = execution_id(cid, leg, bar, n)
+        rows.append(FillRow(eid, cid, side, abs(float(size)), float(price), int(bar)))
     return rows
 
 

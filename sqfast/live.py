@@ -1,9 +1,14 @@
 """`sqfast run`: wires the configured feed, engine, journal and console together and drives them.
 
-The feed runs in an asyncio loop; the engine and its journal live on one worker thread, so the
-loop never waits on a step or a commit and the engine's state has a single owner. A batch goes
-feed -> assembler (validation, late/duplicate counts) -> engine thread, one closed interval at
-a time.
+Three threads, joined by bounded queues, so none waits on another's work:
+- the asyncio loop runs the feed: its batches go through the assembler (validation,
+  late/duplicate counts) and each closed interval into a queue (`QUEUE_INTERVALS` deep);
+- the engine thread owns the engine's state: it takes one closed interval at a time, steps
+  every strategy and collects the interval's journal rows;
+- the journal's writer thread commits each interval's rows in one transaction, in order
+  (`Journal.open(background=True)`), while the engine goes on with the next interval. The
+  simulated broker has no state outside the process, so nothing waits for a commit; a live
+  broker must `flush()` the journal before it sends an order.
 
 A run directory remembers the run's first interval. Restarting with the same directory warms
 the indicators up on history before that interval, re-simulates the run's own past intervals
@@ -34,6 +39,9 @@ from .journal_rows import FeedCounters
 from .types import NS_PER_SECOND, BarBatch
 
 log = logging.getLogger("sqfast.run")
+
+QUEUE_INTERVALS = 8
+"""Closed intervals the feed may run ahead of the engine."""
 
 DEFAULT_MAX_START = dt.datetime(2024, 1, 2, 14, 30, tzinfo=dt.UTC)
 """Where a `--speed max` run on the demo feed starts when its options give no `start`."""
@@ -93,7 +101,8 @@ class _Run:
             # (SIGKILL-safe either way; a power cut loses whole intervals, which a restart redoes).
             durability = "NORMAL" if self.config.broker == "sim" else "FULL"
             self.journal = await self.on_engine(Journal.open, self.config.run_dir, create=True,
-                                                config=_journal_config(self.config), synchronous=durability)
+                                                config=_journal_config(self.config), synchronous=durability,
+                                                background=True)
             self._start_log()
             previous = await self.on_engine(self.journal.feed_counters)
             self.counter_base = previous.get(self.config.data_source, FeedCounters(self.config.data_source))
@@ -134,8 +143,10 @@ class _Run:
             logging.getLogger("sqfast").removeHandler(self._log_handler)
             self._log_handler.close()
         if self.journal is not None:
-            await self.on_engine(self.journal.export)
-            await self.on_engine(self.journal.close)
+            try:
+                await self.on_engine(self.journal.export)  # flushes the writer first
+            finally:
+                await self.on_engine(self.journal.close)  # marks the session stopped, even after an error
             self.console.info(f"journal: {self.config.run_dir / 'journal.sqlite'}; exports: trades.parquet, "
                               "equity.parquet")
         if self.engine is not None:
@@ -177,14 +188,33 @@ class _Run:
         if end is not None and resume >= end:
             self.console.info("the run's duration is already complete")
             return
-        speed = config.speed
-        feed = DemoFeed(self.seed, speed, start_ns=resume, duration_ns=None if end is None else end - resume)
+        feed = DemoFeed(self.seed, config.speed, start_ns=resume,
+                        duration_ns=None if end is None else end - resume)
         await self.on_engine(self.begin, start)
-        async for batch in feed.stream(config.symbols, config.granularity.seconds):
-            for interval in self.assembler.add(batch, feed.now_ns()):
-                self.show(await self.on_engine(self.live_interval, interval))
-        for interval in self.assembler.flush():
-            self.show(await self.on_engine(self.live_interval, interval))
+        queue: asyncio.Queue = asyncio.Queue(maxsize=QUEUE_INTERVALS)
+        producer = asyncio.ensure_future(self.produce(feed, queue))
+        try:
+            while (item := await queue.get()) is not None:
+                self.show(await self.on_engine(self.live_interval, *item))
+        finally:
+            producer.cancel()
+        await producer  # raises what the feed raised
+
+    async def produce(self, feed: DemoFeed, queue: asyncio.Queue) -> None:
+        """The feed's batches through the assembler, as closed intervals into `queue` (None at the
+        end), each with the assembler's counters as they were when it closed (the journal keeps
+        them with the interval, so a restart neither loses nor double-counts bars). The queue is
+        bounded: a feed that outruns the engine waits here."""
+        try:
+            async for batch in feed.stream(self.config.symbols, self.config.granularity.seconds):
+                for interval in self.assembler.add(batch, feed.now_ns()):
+                    await queue.put((interval, dict(self.assembler.counters)))
+            for interval in self.assembler.flush():
+                await queue.put((interval, dict(self.assembler.counters)))
+        except Exception:
+            await queue.put(None)  # the engine stops; awaiting this task then raises the error
+            raise
+        await queue.put(None)
 
     def show(self, stats: IntervalStats) -> None:
         self.console.interval(stats)
@@ -217,7 +247,7 @@ class _Run:
                 tx.strategy(slot.id, slot.config.allocation, self.config.capital * slot.config.allocation,
                             self.config.granularity_of(slot.config).name, len(slot.symbols))
 
-    def live_interval(self, interval: BarBatch) -> IntervalStats:
+    def live_interval(self, interval: BarBatch, counters: dict[str, int]) -> IntervalStats:
         engine = self.engine
         engine.risk.halted = self.journal.kill_switch().halted
         with self.journal.interval() as tx:
@@ -226,12 +256,13 @@ class _Run:
                 equity, cash = engine.strategy_equity(slot)
                 tx.equity(slot.id, stats.ts_ns, equity, cash)
             tx.risk("limits", engine.risk.state())
-            tx.counters(self.feed_counters(stats.ts_ns))
+            tx.counters(self.feed_counters(counters, stats.ts_ns))
         return stats
 
-    def feed_counters(self, last_ts_ns: int) -> FeedCounters:
-        """The data source's bar counters over the whole run: earlier sessions' plus this one's."""
-        c, base = self.assembler.counters, self.counter_base
+    def feed_counters(self, c: dict[str, int], last_ts_ns: int) -> FeedCounters:
+        """The data source's bar counters over the whole run: earlier sessions' plus this one's
+        (`c`, the assembler's)."""
+        base = self.counter_base
         invalid = sum(v for k, v in c.items() if k.startswith("invalid"))
         return FeedCounters(self.config.data_source, base.received + c["received"],
                             base.accepted + c["accepted"], base.duplicate + c["duplicate"],

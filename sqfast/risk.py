@@ -19,8 +19,11 @@ shrinks the position is never blocked by an exposure limit: blocking an exit onl
 from collections import deque
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from .config_types import RiskLimits
 
+SIDE_CODES = {"buy": 1, "sell": 2, "close": 3}
 NS_PER_DAY = 86_400 * 1_000_000_000
 NS_PER_MINUTE = 60 * 1_000_000_000
 
@@ -76,29 +79,56 @@ class RiskGate:
 
     def check(self, order: OrderCheck, ts_ns: int) -> str | None:
         """The reason `order` is blocked, or None (then it is counted as sent)."""
-        reason = self._reason(order)
-        if reason is None:
-            self.recent.append(ts_ns)
-        return reason
+        reasons, _ = self.check_many(np.array([SIDE_CODES[order.side]]), np.array([order.units]),
+                                     np.array([order.price]), np.array([order.position_before]),
+                                     np.array([order.symbol_before]), order.gross_before, ts_ns)
+        return reasons[0]
 
-    def _reason(self, order: OrderCheck) -> str | None:
-        limits, reduces = self.limits, order.reduces
-        if self.halted and not reduces:
+    def check_many(self, side: np.ndarray, units: np.ndarray, price: np.ndarray, before: np.ndarray,
+                   symbol_before: np.ndarray, gross: float, ts_ns: int) -> tuple[list[str | None], float]:
+        """Orders in the sequence they are sent, as columns (side codes 1 buy, 2 sell, 3 close; the
+        rest as in OrderCheck): the reason each is blocked or None, and the gross exposure after
+        the ones that pass. Each passing order counts for the orders-per-minute limit and adds its
+        notional to the gross exposure the next one is checked against."""
+        limits = self.limits
+        delta = np.where(side == 3, np.where(before > 0, -units, units), np.where(side == 1, units, -units))
+        after = before + delta
+        reduces = (((side == 3) | (units != 0)) & (np.abs(after) <= np.abs(before))
+                   & (after * before >= 0)).tolist()
+        notional = (np.abs(delta) * price).tolist()
+        position = (np.abs(symbol_before + delta) * price).tolist()
+        held = (np.abs(symbol_before) * price).tolist()
+        entries_halted = self.halted or self.entries_halted_day == self.day
+        room = (limits.max_orders_per_minute - len(self.recent) if limits.max_orders_per_minute is not None
+                else len(notional) + 1)
+        reasons: list[str | None] = []
+        for j, reduce in enumerate(reduces):
+            reason = None
+            if entries_halted and not reduce:
+                reason = self._halt_reason()
+            elif room <= 0:
+                reason = f"max_orders_per_minute {limits.max_orders_per_minute} reached"
+            elif not reduce:
+                reason = self._exposure_reason(notional[j], position[j], gross - held[j] + position[j])
+            reasons.append(reason)
+            if reason is None:
+                room -= 1
+                gross += notional[j]
+                self.recent.append(ts_ns)
+        return reasons, gross
+
+    def _halt_reason(self) -> str:
+        if self.halted:
             return "kill switch: trading halted (sqfast resume RUN_DIR to resume)"
-        if self.entries_halted_day == self.day and not reduces:
-            return f"daily loss limit {limits.daily_loss_limit:,.2f} reached: new entries halted for the day"
-        if limits.max_orders_per_minute is not None and len(self.recent) >= limits.max_orders_per_minute:
-            return f"max_orders_per_minute {limits.max_orders_per_minute} reached"
-        if reduces:
-            return None
-        notional = abs(order.delta) * order.price
+        return f"daily loss limit {self.limits.daily_loss_limit:,.2f} reached: new entries halted for the day"
+
+    def _exposure_reason(self, notional: float, position: float, gross: float) -> str | None:
+        limits = self.limits
         if limits.max_order_notional is not None and notional > limits.max_order_notional:
             return f"order notional {notional:,.2f} > max_order_notional {limits.max_order_notional:,.2f}"
-        position = abs(order.symbol_before + order.delta) * order.price
         if limits.max_position_notional is not None and position > limits.max_position_notional:
             return (f"position notional {position:,.2f} > max_position_notional "
                     f"{limits.max_position_notional:,.2f}")
-        gross = order.gross_before - abs(order.symbol_before) * order.price + position
         if limits.max_gross_exposure is not None and gross > limits.max_gross_exposure:
             return f"gross exposure {gross:,.2f} > max_gross_exposure {limits.max_gross_exposure:,.2f}"
         return None

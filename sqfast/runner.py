@@ -3,8 +3,9 @@
 For each call, in backtesting.py's order: every symbol with a bar first has its pending orders
 processed at that bar by its own simulated sub-account (when trading), then the strategy decides
 on the bar's close — the compiled step for all those symbols in one call, or the strategy's own
-`next()` per symbol (the Python fallback). The decisions come back as `Decision`s; the caller
-(the engine) checks them against the risk limits and places the ones that pass.
+`next()` per symbol (the Python fallback). A compiled step's orders come back as one
+`OrderBatch`, which the caller (the engine) checks against the risk limits before placing the
+ones that pass; the Python fallback's go through the caller's gate one by one.
 
 Bars are counted per symbol, so a symbol's bar index means what it means in a backtest of that
 symbol alone. Indicators that no kernel computes in the step (window nodes, indicators of
@@ -22,7 +23,9 @@ from .compile.analysis import StrategyReport
 from .compile.graph import FIELDS
 from .compile.translate import CompiledStep, StepArrays
 from .fallback import PlacedOrder, PythonStep
-from .replay_engine import BrokerOptions, indicator_values, step_orders
+from .order_batch import OrderBatch, StepDecoder
+from .replay_engine import BrokerOptions, indicator_values
+from .sim.compiled_layout import ACT_CLOSE, ACT_CODE
 
 SymbolGate = Callable[[int, PlacedOrder], object]
 """Approves symbol row's order before it reaches its sub-account (the engine's risk checks); see
@@ -31,6 +34,9 @@ SymbolGate = Callable[[int, PlacedOrder], object]
 
 def _refuse(order: PlacedOrder) -> bool:
     return False
+
+
+_NO_ORDERS = OrderBatch(np.zeros(0, dtype=np.int64), np.zeros((0, 8)))
 
 
 class History:
@@ -68,11 +74,11 @@ class StrategyRunner:
         self.bars = np.zeros(n_symbols, dtype=np.int64)  # bars seen per symbol
         self.books = make_books(n_symbols, options, compiled is not None)
         self.stopped = np.zeros(n_symbols, dtype=np.bool_)  # out of money: no more decisions
-        self.touched: list[int] = []  # rows whose account processed orders at their last bar
         self.step_seconds = 0.0  # time in the compiled step so far
         indicators = [r.indicator for r in report.indicators]
         if compiled is not None:
             self.arrays = StepArrays(compiled.layout, n_symbols)
+            self.decoder = StepDecoder(self.arrays)
             self.external = [i for i in indicators if i.attr in compiled.layout.external]
             self.history = History(n_symbols) if self.external else None
         else:
@@ -80,11 +86,14 @@ class StrategyRunner:
             self.history = History(n_symbols)
             self.steps: list[PythonStep | None] = [None] * n_symbols
 
-    def on_bars(self, rows: np.ndarray, bars: dict[str, np.ndarray], gate: SymbolGate | None) -> list:
-        """Advance the symbols `rows` (this strategy's rows, increasing) by one bar each, given as
-        arrays aligned with `rows`. With a `gate` (trading), fill their pending orders first, then
-        send next()'s orders that the gate approves to the sub-accounts and return them as
-        (row, PlacedOrder); without one (warm-up), only advance indicators and strategy state."""
+    def on_bars(self, rows: np.ndarray, bars: dict[str, np.ndarray], ts: int,
+                gate: SymbolGate | None, on_filled: Callable[[], None] | None = None) -> OrderBatch:
+        """Advance the symbols `rows` (this strategy's rows, increasing) by one bar each, starting
+        at `ts`, given as arrays aligned with `rows`. With a `gate` (trading), fill their pending
+        orders first (`books.events` then says what happened; `on_filled` is called), then
+        decide: a compiled step's orders come back as a batch for the caller to check and
+        `place`; the Python fallback's orders go through `gate` one by one as next() makes them.
+        Without a gate (warm-up), only indicators and strategy state advance."""
         if self.stopped.any():
             keep = ~self.stopped[rows]
             rows, bars = rows[keep], {f: v[keep] for f, v in bars.items()}
@@ -93,30 +102,33 @@ class StrategyRunner:
         if self.history is not None:
             self.history.append(rows, bars)
         if gate is not None:
-            self._fill(rows, index, bars)
+            self._fill(rows, index, bars, ts)
+            if on_filled is not None:
+                on_filled()
         if self.compiled is not None:
-            return self._decide_compiled(rows, index, bars, gate)
-        return self._decide_python(rows, index, gate)
+            return self._decide_compiled(rows, index, bars, gate is not None)
+        self._decide_python(rows, index, gate)
+        return _NO_ORDERS
+
+    def place(self, batch: OrderBatch, cids: list[str | None]) -> None:
+        """Hand a compiled step's approved orders to the sub-accounts (None: placed untracked)."""
+        self.books.place(batch, cids)
 
     # ------------------------------------------------------------------ broker
-    def _fill(self, rows: np.ndarray, index: np.ndarray, bars: dict[str, np.ndarray]) -> None:
+    def _fill(self, rows: np.ndarray, index: np.ndarray, bars: dict[str, np.ndarray], ts: int) -> None:
         """Process each symbol's pending orders at its bar (from its first decision bar on) and
-        copy what next() reads of its position; `touched` lists the rows whose orders were
-        processed (or that went out of money): only those can have filled or closed anything."""
+        copy what next() reads of its position; rows out of money stop deciding."""
         started = index >= self.start
-        if not started.any():
-            self.touched = []
-            return
         if not started.all():
             rows, index, bars = rows[started], index[started], {f: v[started] for f, v in bars.items()}
         fields = self.compiled.layout.position_fields if self.compiled is not None else []
         position = self.arrays.position if self.compiled is not None else {}
-        self.touched, bust = self.books.process(rows, index, bars, position, fields)
+        bust = self.books.process(rows, index, bars, position, fields, ts)
         self.stopped[bust] = True
 
     # ------------------------------------------------------------------ decisions
     def _decide_compiled(self, rows: np.ndarray, index: np.ndarray, bars: dict[str, np.ndarray],
-                         gate: SymbolGate | None) -> list:
+                         trading: bool) -> OrderBatch:
         arrays, m = self.arrays, len(rows)
         for field, values in arrays.bar.items():
             values[:m] = bars[field]
@@ -130,27 +142,19 @@ class StrategyRunner:
         arrays.call(self.compiled.step, rows, m == self.n_symbols)
         self.step_seconds += time.perf_counter() - started
         self._last_rows = rows
-        if gate is None:
-            return []
-        placed = []
-        for j in np.flatnonzero(arrays.fired[rows]).tolist():
-            s, bar = int(rows[j]), int(index[j])
-            if bar < self.start or self.stopped[s]:
-                continue
-            for order in step_orders(arrays, s, bar):
-                if order.side == "close" and not self.books.has_trades(s):
-                    continue  # position.close() with nothing open places nothing
-                verdict = gate(s, order)
-                if verdict:
-                    self.books.place(s, order, None if verdict is True else verdict)
-                    placed.append((s, order))
-        self.books.commit()
-        return placed
+        if not trading:
+            return _NO_ORDERS
+        deciding = rows[(index >= self.start) & ~self.stopped[rows]]
+        batch = self.decoder.decode(deciding)
+        if len(batch):
+            close = batch.values[:, ACT_CODE] == ACT_CLOSE
+            if close.any():  # position.close() with nothing open places nothing
+                batch = batch.take(~close | self.books.has_trades(batch.rows))
+        return batch
 
-    def _decide_python(self, rows: np.ndarray, index: np.ndarray, gate: SymbolGate | None) -> list:
+    def _decide_python(self, rows: np.ndarray, index: np.ndarray, gate: SymbolGate | None) -> None:
         """Run the strategy's own next() per symbol past its warm-up; during the run's warm-up
         (no gate) it runs too, so its state advances, but every order is refused."""
-        placed = []
         loaded = self.report.loaded
         for s, bar in zip(rows.tolist(), index.tolist(), strict=True):
             if bar < self.start or self.stopped[s]:
@@ -166,8 +170,6 @@ class StrategyRunner:
             step.broker.placed = []
             step.broker.gate = (lambda o, s=s: gate(s, o)) if gate is not None else _refuse
             step.decide()
-            placed += [(s, order) for order in step.broker.placed]
-        return placed
 
     def indicators_at(self, row: int) -> dict[str, float]:
         """Each indicator line's value for symbol `row` at its last bar (for `--verbose`)."""

@@ -32,12 +32,15 @@ def universe() -> list[SymbolBars]:
 
 def run_through_runner(report, compiled, bars: list[SymbolBars], options: BrokerOptions):
     runner = StrategyRunner(report, compiled, len(bars), options)
+    runner.closed = []  # (row, ClosedTrade) as the books report them, bar by bar
     times = np.unique(np.concatenate([b.times for b in bars]))
     position = [0] * len(bars)
     for t in times:
         rows = [s for s, b in enumerate(bars) if position[s] < len(b.times) and b.times[position[s]] == t]
         batch = {f: np.array([bars[s].columns[f][position[s]] for s in rows]) for f in FIELDS}
-        runner.on_bars(np.array(rows, dtype=np.int64), batch, lambda row, order: True)
+        orders = runner.on_bars(np.array(rows, dtype=np.int64), batch, 0, lambda row, order: True)
+        runner.closed += [(row, trade) for row, trade, _ in runner.books.events.closed]
+        runner.place(orders, [None] * len(orders))
         for s in rows:
             position[s] += 1
     return runner
@@ -54,7 +57,7 @@ def test_runner_trades_as_replay(name, python):
     expected = replay(path, bars, python=python, commission=0.001).trades
     runner = run_through_runner(report, compiled, bars, BrokerOptions(commission=0.001))
     got = [(b.symbol, int(t.size), t.entry_bar, t.exit_bar, t.entry_price, t.exit_price)
-           for s, b in enumerate(bars) for t in runner.books.closed_trades(s)]
+           for s, t in runner.closed for b in [bars[s]]]
     want = list(expected.select("symbol", "size", "entry_bar", "exit_bar", "entry_price",
                                 "exit_price").iter_rows())
     assert sorted(got) == sorted(want)

@@ -154,13 +154,20 @@ def assert_integrity(run_dir: Path) -> None:
 
 def keyed_orders(run_dir) -> dict[tuple, tuple]:
     """Orders keyed by (strategy, symbol, bar, sequence on the bar), each id checked to be the
-    deterministic hash for this run; values are everything but times and the run-specific id."""
+    deterministic hash for this run (net orders' too: strategy "*"); values are everything but
+    times and the run-specific ids (a member's net_id becomes the key of its net order)."""
     (run_id,) = query(run_dir, "SELECT run_id FROM runs")[0]
-    out = {}
-    for cid, strategy, symbol, bar, *rest in query(
-            run_dir, "SELECT client_order_id, strategy, symbol, bar_ts_ns, side, size, type, limit_price, "
-                     "stop_price, sl, tp, state, reason, net_id, filled_qty, avg_fill_price FROM orders"):
+    rows = query(run_dir, "SELECT client_order_id, strategy, symbol, bar_ts_ns, side, size, type, "
+                          "limit_price, stop_price, sl, tp, state, reason, net_id, filled_qty, "
+                          "avg_fill_price FROM orders")
+    key_of = {}
+    for cid, strategy, symbol, bar, *_ in rows:
         seq = next((k for k in range(16) if client_order_id(run_id, strategy, symbol, bar, k) == cid), None)
         assert seq is not None, f"{cid} is not the deterministic id of an order of this run"
-        out[(strategy, symbol, bar, seq)] = (cid, *rest)
+        key_of[cid] = (strategy, symbol, bar, seq)
+    out = {}
+    for cid, _, _, _, *rest in rows:
+        net_id = rest[9]
+        rest[9] = None if net_id is None else key_of[net_id]
+        out[key_of[cid]] = (cid, *rest)
     return out
