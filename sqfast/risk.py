@@ -64,7 +64,8 @@ class RiskGate:
     day: int = -1
     day_start_equity: float = float("nan")
     entries_halted_day: int = -1  # the day the daily loss limit was hit
-    recent: deque = field(default_factory=deque)  # bar times of orders sent in the last minute
+    recent: deque = field(default_factory=deque)  # [bar time, orders sent then] over the last minute
+    sent_last_minute: int = 0
 
     def new_bar(self, ts_ns: int, equity: float) -> None:
         """Start of an interval: roll the day, and check the daily loss on the equity so far."""
@@ -74,8 +75,8 @@ class RiskGate:
         limit = self.limits.daily_loss_limit
         if limit is not None and self.day_start_equity - equity >= limit:
             self.entries_halted_day = day
-        while self.recent and self.recent[0] <= ts_ns - NS_PER_MINUTE:
-            self.recent.popleft()
+        while self.recent and self.recent[0][0] <= ts_ns - NS_PER_MINUTE:
+            self.sent_last_minute -= self.recent.popleft()[1]
 
     def check(self, order: OrderCheck, ts_ns: int) -> str | None:
         """The reason `order` is blocked, or None (then it is counted as sent)."""
@@ -99,8 +100,8 @@ class RiskGate:
         position = (np.abs(symbol_before + delta) * price).tolist()
         held = (np.abs(symbol_before) * price).tolist()
         entries_halted = self.halted or self.entries_halted_day == self.day
-        room = (limits.max_orders_per_minute - len(self.recent) if limits.max_orders_per_minute is not None
-                else len(notional) + 1)
+        cap = limits.max_orders_per_minute
+        room = cap - self.sent_last_minute if cap is not None else len(notional) + 1
         reasons: list[str | None] = []
         for j, reduce in enumerate(reduces):
             reason = None
@@ -114,7 +115,7 @@ class RiskGate:
             if reason is None:
                 room -= 1
                 gross += notional[j]
-                self.recent.append(ts_ns)
+                self._count_sent(ts_ns)
         return reasons, gross
 
     def _halt_reason(self) -> str:
@@ -137,9 +138,20 @@ class RiskGate:
         """What a restart restores (the journal's risk_state)."""
         return {"day": self.day, "day_start_equity": self.day_start_equity,
                 "entries_halted_day": self.entries_halted_day,
-                "halted_entries": self.entries_halted_day == self.day, "recent": list(self.recent)}
+                "halted_entries": self.entries_halted_day == self.day,
+                "recent": [list(entry) for entry in self.recent]}
 
     def restore(self, state: dict) -> None:
         self.day, self.day_start_equity = state["day"], state["day_start_equity"]
         self.entries_halted_day = state["entries_halted_day"]
-        self.recent = deque(state["recent"])
+        self.recent, self.sent_last_minute = deque(), 0
+        for entry in state["recent"]:  # [bar time, count]; a bare bar time (older journals) counts 1
+            ts_ns, count = entry if isinstance(entry, list) else (entry, 1)
+            self._count_sent(ts_ns, count)
+
+    def _count_sent(self, ts_ns: int, count: int = 1) -> None:
+        if self.recent and self.recent[-1][0] == ts_ns:
+            self.recent[-1][1] += count
+        else:
+            self.recent.append([ts_ns, count])
+        self.sent_last_minute += count
