@@ -135,11 +135,13 @@ def supports_options(**options: object) -> bool:
 def broker_init(n_symbols: int, *, cash: float = 10_000, spread: float = 0.0,
                 commission: float | tuple[float, float] = 0.0, margin: float = 1.0,
                 trade_on_close: bool = False, hedging: bool = False, exclusive_orders: bool = False,
-                record_equity: bool = True, order_capacity: int = 4, trade_capacity: int = 4,
+                record_equity: bool = True, order_capacity: int = 0, trade_capacity: int = 0,
                 log_capacity: int = 1024) -> BrokerState:
     """A state of `n_symbols` sub-accounts, each with `cash`, under backtesting.py's options
     (validated as SimAccount does). `record_equity=False` keeps only each row's last equity. The
-    capacities are initial sizes (orders and trades per symbol, log rows); everything grows."""
+    capacities are initial sizes (orders and trades per symbol, log rows); everything grows, by
+    need. With 0 (the default) a symbol's segment is allocated at its first order or trade, so
+    symbols that never trade cost their two rows of `si`/`sf` only."""
     if callable(commission):
         raise ValueError("a callable commission is not supported by the compiled broker; use SimAccount "
                          "(see supports_options)")

@@ -6,12 +6,19 @@ was changed, call `grow` and call again; BAD_ROW / DUPLICATE_ROW / BAD_BAR / TOO
 bad input, nothing was changed, the culprit is in g[G_BAD_ROW], g[G_BAD_BAR], g[G_BAD_VALUE]).
 sqfast.sim.compiled wraps them for Python.
 
-Worst cases reserved before anything changes (Q pending orders, T open trades, A actions):
-- a bar: each entry order opens at most one trade with two brackets, so the queue stays within
-  3Q and the trades within T + Q; every trade closes at most once and every fill splits off at
-  most one part, so at most T + 4Q closed trades; at most Q + 1 events; one equity row.
-- a decision: Q + A(1 + T) orders (exclusive_orders closes every trade per order); A errors.
-- finalize: a bar with Q + T pending orders.
+Worst cases reserved before anything changes, for each row that takes part (T open trades; a
+queue of Q pending orders, E of them entry orders, which carry B sl/tp prices between them; A
+actions). An order fills at most once, an entry order opens at most one trade and queues its sl
+and tp (its own row is freed only after), and no order is created otherwise while a queue is
+processed:
+- a bar, for a row with an order that can fill on it (the same test that decides whether its
+  queue is processed): a queue of at most Q + B orders, T + E trades; at most T + E closed trades
+  (each trade closes once) plus Q + B split-off parts (one per fill); at most E + 1 events; for a
+  row with none, nothing but its bankruptcy when its equity at the close is at or below 0 (T
+  closed trades, one event); one equity row per row.
+- a decision: Q orders plus, per action, T for a position.close, 1 for a buy or sell (and T more
+  with exclusive_orders, which closes every trade); A errors.
+- finalize: T close orders are queued in front, then a bar that processes the whole queue.
 """
 
 import math
@@ -70,7 +77,9 @@ from sqfast.sim.compiled_layout import (
     O_LIMIT,
     O_ROLE,
     O_SIZE,
+    O_SL,
     O_STOP,
+    O_TP,
     OPT_EXCLUSIVE,
     OPT_RECORD_EQUITY,
     OPT_SPREAD,
@@ -91,6 +100,7 @@ from sqfast.sim.compiled_layout import (
     TOO_MANY_ACTIONS,
     BrokerState,
     jit,
+    segment_growth,
 )
 from sqfast.sim.compiled_rules import (
     copy_row,
@@ -116,7 +126,7 @@ def _reserve(pool, si, g, s, off_col, cap_col, n_col, top_slot, want_slot, need)
     cap = si[s, cap_col]
     if need <= cap:
         return
-    new_cap = max(2 * cap, need)
+    new_cap = max(segment_growth(cap), need)
     top = g[top_slot]
     if top + new_cap > pool.shape[0]:
         g[want_slot] += new_cap
@@ -175,14 +185,51 @@ def _fits(state, closed_rows, event_rows, equity_rows, error_rows):
 
 
 @jit
-def _reserve_bar(state, s, n_orders, n_trades):
-    """Reserve symbol s's segments for a bar with n_orders pending and n_trades open."""
+def _queue_load(orders, si, s):
+    """(E, B) of row s's queue: its entry orders and the sl/tp prices they carry."""
+    off = si[s, S_ORDER_OFF]
+    entries = 0
+    brackets = 0
+    for q in range(si[s, S_N_ORDERS]):
+        if orders[off + q, O_ROLE] == ENTRY:
+            entries += 1
+            sl = orders[off + q, O_SL]
+            tp = orders[off + q, O_TP]
+            brackets += (sl == sl) + (tp == tp)  # (NaN: none)
+    return entries, brackets
+
+
+@jit
+def _reserve_fills(state, s, n_orders, n_trades):
+    """Reserve symbol s's segments for processing a queue of n_orders with n_trades open (see the
+    module docstring); returns (E, B) for the log bounds."""
     _, g, si, _, orders, trades, _, _, _, _, _ = state
-    if n_orders:
-        _reserve(orders, si, g, s, S_ORDER_OFF, S_ORDER_CAP, S_N_ORDERS, G_ORDER_TOP, G_WANT_ORDERS,
-                 3 * n_orders)
-        _reserve(trades, si, g, s, S_TRADE_OFF, S_TRADE_CAP, S_N_TRADES, G_TRADE_TOP, G_WANT_TRADES,
-                 n_trades + n_orders)
+    entries, brackets = _queue_load(orders, si, s)
+    _reserve(orders, si, g, s, S_ORDER_OFF, S_ORDER_CAP, S_N_ORDERS, G_ORDER_TOP, G_WANT_ORDERS,
+             n_orders + brackets)
+    _reserve(trades, si, g, s, S_TRADE_OFF, S_TRADE_CAP, S_N_TRADES, G_TRADE_TOP, G_WANT_TRADES,
+             n_trades + entries)
+    return entries, brackets
+
+
+@jit
+def _can_fill(orders, si, s, h, lo):
+    """True if one of row s's pending orders can fill on a bar with this high and low: only then
+    is its queue processed (nothing else in it can change on the bar)."""
+    off = si[s, S_ORDER_OFF]
+    for q in range(si[s, S_N_ORDERS]):
+        size = orders[off + q, O_SIZE]
+        stop = orders[off + q, O_STOP]
+        limit = orders[off + q, O_LIMIT]
+        if stop == stop:
+            fills = h >= stop if size > 0 else lo <= stop
+        elif limit == limit:
+            fills = lo <= limit if size > 0 else h >= limit
+        else:
+            fills = True
+        if fills:
+            return True
+    return False
 
 
 # ----------------------------------------------------------------------------------------- a bar
@@ -213,6 +260,7 @@ def broker_bar_core(state: BrokerState, sym: Arr, bar: Arr, open_: Arr, high: Ar
     stamp = _start(g)
     closed_rows = g[G_N_CLOSED]
     event_rows = g[G_N_EVENTS]
+    process = np.zeros(sym.shape[0], dtype=np.bool_)  # rows whose queue is processed on this bar
     for j in range(sym.shape[0]):
         s = sym[j]
         status = _check_row(si, g, s, stamp)
@@ -223,12 +271,20 @@ def broker_bar_core(state: BrokerState, sym: Arr, bar: Arr, open_: Arr, high: Ar
             g[G_BAD_BAR] = bar[j]
             g[G_BAD_VALUE] = si[s, S_BAR]
             return BAD_BAR
+        if si[s, S_BUST]:
+            continue  # out of money: nothing changes but its equity row
         n_orders = si[s, S_N_ORDERS]
         n_trades = si[s, S_N_TRADES]
-        if n_orders and (3 * n_orders > si[s, S_ORDER_CAP] or n_trades + n_orders > si[s, S_TRADE_CAP]):
-            _reserve_bar(state, s, n_orders, n_trades)  # (a call only when a segment must grow)
-        closed_rows += n_trades + 4 * n_orders
-        event_rows += n_orders + 1
+        if n_orders and _can_fill(orders, si, s, high[j], low[j]):
+            process[j] = True
+            entries, brackets = _reserve_fills(state, s, n_orders, n_trades)
+            closed_rows += n_trades + entries + n_orders + brackets
+            event_rows += entries + 1
+        elif n_trades and sf[s, F_CASH] + _position(trades, si, s, close[j])[1] <= 0:
+            closed_rows += n_trades  # it goes bust at this close
+            event_rows += 1
+        elif not n_trades and sf[s, F_CASH] <= 0:
+            event_rows += 1
     if not _fits(state, closed_rows, event_rows, g[G_N_EQUITY] + sym.shape[0], 0):
         return NEED_CAPACITY
 
@@ -247,37 +303,10 @@ def broker_bar_core(state: BrokerState, sym: Arr, bar: Arr, open_: Arr, high: Ar
         sf[s, F_CLOSE] = c
         si[s, S_BAR] = i
         bust = si[s, S_BUST] != 0
-        n_orders = si[s, S_N_ORDERS]
-        if n_orders and not bust:
-            # Only an order that can fill on this bar changes anything: find one before processing.
-            off = si[s, S_ORDER_OFF]
-            fills = False
-            for q in range(n_orders):
-                size = orders[off + q, O_SIZE]
-                stop = orders[off + q, O_STOP]
-                limit = orders[off + q, O_LIMIT]
-                if stop == stop:
-                    fills = h >= stop if size > 0 else lo <= stop
-                elif limit == limit:
-                    fills = lo <= limit if size > 0 else h >= limit
-                else:
-                    fills = True
-                if fills:
-                    break
-            if fills:
-                process_queue(orders, trades, si, sf, closed, events, g, opt, s)
+        if process[j]:  # only an order that can fill on this bar changes anything
+            process_queue(orders, trades, si, sf, closed, events, g, opt, s)
         n_trades = si[s, S_N_TRADES]
-        off = si[s, S_TRADE_OFF]
-        units = 0.0
-        basis = 0.0
-        invested = 0.0
-        for k in range(n_trades):
-            size = trades[off + k, T_SIZE]
-            entry = trades[off + k, T_ENTRY_PRICE]
-            units += size
-            basis += size * entry
-            invested += abs(size) * entry
-        pl = c * units - basis
+        units, pl, invested = _position(trades, si, s, c)  # (as the first loop, for a row not processed)
         value = 0.0
         if not bust:
             value = sf[s, F_CASH] + pl if n_trades else sf[s, F_CASH]
@@ -368,9 +397,10 @@ def broker_act_core(state: BrokerState, sym: Arr, bar: Arr, act: Arr, n_act: Arr
     """Apply each row's actions `act[s, k, :]` (k < n_act[s]) in order, for the rows `sym` at their
     bars `bar`. An invalid action changes nothing and is logged in `errors` (row, bar, k, ERR_*);
     the others are applied. Returns the number of errors, or a status < 0."""
-    _, g, si, _, orders, trades, _, _, _, _, errors = state
+    opt, g, si, _, orders, trades, _, _, _, _, errors = state
     stamp = _start(g)
     error_rows = 0
+    exclusive = opt[OPT_EXCLUSIVE] != 0
     for j in range(sym.shape[0]):
         s = sym[j]
         status = _check_row(si, g, s, stamp)
@@ -382,7 +412,14 @@ def broker_act_core(state: BrokerState, sym: Arr, bar: Arr, act: Arr, n_act: Arr
             g[G_BAD_VALUE] = n
             return TOO_MANY_ACTIONS
         if n:
-            need = si[s, S_N_ORDERS] + n * (1 + si[s, S_N_TRADES])
+            n_trades = si[s, S_N_TRADES]
+            need = si[s, S_N_ORDERS]
+            for k in range(n):
+                code = act[s, k, ACT_CODE]
+                if code == ACT_CLOSE:
+                    need += n_trades
+                elif code == ACT_BUY or code == ACT_SELL:
+                    need += 1 + n_trades if exclusive else 1
             if need > si[s, S_ORDER_CAP]:
                 _reserve(orders, si, g, s, S_ORDER_OFF, S_ORDER_CAP, S_N_ORDERS, G_ORDER_TOP, G_WANT_ORDERS,
                          need)
@@ -433,10 +470,10 @@ def broker_finalize_core(state: BrokerState, sym: Arr, last_bar: Arr) -> int:
             g[G_BAD_VALUE] = si[s, S_BAR]
             return BAD_BAR
         n_trades = si[s, S_N_TRADES]
-        n_orders = si[s, S_N_ORDERS] + n_trades
-        _reserve_bar(state, s, n_orders, n_trades)
-        closed_rows += n_trades + 4 * n_orders
-        event_rows += n_orders + 1
+        n_orders = si[s, S_N_ORDERS] + n_trades  # with a close order per trade (no sl/tp, not entries)
+        entries, brackets = _reserve_fills(state, s, n_orders, n_trades)
+        closed_rows += n_trades + entries + n_orders + brackets
+        event_rows += entries + 1
     if not _fits(state, closed_rows, event_rows, g[G_N_EQUITY] + sym.shape[0], 0):
         return NEED_CAPACITY
 

@@ -22,12 +22,15 @@
 Ids of orders and trades come from one per-symbol counter (si[s, S_NEXT_ID]), so an order created
 after another has a larger id; they are stored exactly in float64 columns.
 
-Capacity: a core call first checks that every pool and log can take the worst case of the call
-(bounds in compiled_rules), moving a symbol's segment to the free top of its pool when it has to
-grow. If a pool or log is too small it records what it needs in `g` and returns NEED_CAPACITY
-without changing any account; `grow` then reallocates (compacting the pools) and the call is made
-again. Nothing is ever truncated. The worst cases are enforced, not trusted: a row written beyond
-what the call reserved (a segment's capacity, g[G_LIMIT_CLOSED], g[G_LIMIT_EVENTS]) raises.
+Capacity, by need: a core call first checks that every pool and log can take the worst case of
+the call (bounds in compiled_core), moving a symbol's segment to the free top of its pool when it
+has to grow (by half, at least to what it needs; a segment starts empty by default). If a pool or
+log is too small it records what it needs in `g` and returns NEED_CAPACITY without changing any
+account; `grow` then packs the pool's segments, reclaiming the holes that moved segments left (in
+place when that leaves room to spare, else into a pool of 1.5 times the need), and the call is
+made again. Nothing is ever truncated. The worst cases are enforced, not trusted: a row written
+beyond what the call reserved (a segment's capacity, g[G_LIMIT_CLOSED], g[G_LIMIT_EVENTS]) raises.
+Rows of a pool beyond a segment's live rows, and of a log beyond its length, hold stale values.
 
 Numba's on-disk cache is keyed on each function's own source file: after editing
 compiled_rules.py during development, delete sqfast/sim/__pycache__ (callers in compiled_core keep
@@ -59,9 +62,9 @@ G_WIDTH = 24
 # ------------------------------------------------------------------------- per-symbol columns
 S_ORDER_OFF, S_ORDER_CAP, S_N_ORDERS, S_TRADE_OFF, S_TRADE_CAP, S_N_TRADES, S_NEXT_ID, S_BAR, S_BUST, \
     S_EQ_ROW, S_CURSOR, S_STAMP = range(12)
-SI_WIDTH = 16
+SI_WIDTH = 12
 F_CASH, F_OPEN, F_HIGH, F_LOW, F_CLOSE, F_PREV_CLOSE, F_EQUITY = range(7)
-SF_WIDTH = 8
+SF_WIDTH = 7
 
 # ------------------------------------------------------------------------------------ records
 O_SIZE, O_LIMIT, O_STOP, O_SL, O_TP, O_ROLE, O_TRADE, O_ID = range(8)
@@ -104,15 +107,27 @@ class BrokerState(NamedTuple):
     errors: np.ndarray
 
 
+def headroom(rows: int) -> int:
+    """Free rows a pool keeps above `rows` of segments when it is (re)allocated: half as many again."""
+    return max(16, rows // 2)
+
+
+@jit
+def segment_growth(cap: int) -> int:
+    """The capacity a full segment of `cap` rows moves up to (at least; more when a call needs more)."""
+    return cap + cap // 2 + 1
+
+
 def new_state(n_symbols: int, opt: np.ndarray, cash: float, order_capacity: int, trade_capacity: int,
               log_capacity: int) -> BrokerState:
-    """Allocate a state: every symbol with `cash`, no bar yet, empty queues and logs."""
+    """Allocate a state: every symbol with `cash`, no bar yet, empty queues and logs, each symbol's
+    order and trade segments of the given capacities (0: allocated at its first order or trade)."""
     if int(n_symbols) != n_symbols or n_symbols < 0:
         raise ValueError(f"n_symbols must be an integer >= 0, got {n_symbols!r}")
-    for name, value in (("order_capacity", order_capacity), ("trade_capacity", trade_capacity),
-                        ("log_capacity", log_capacity)):
-        if int(value) != value or value < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    for name, value, least in (("order_capacity", order_capacity, 0), ("trade_capacity", trade_capacity, 0),
+                               ("log_capacity", log_capacity, 1)):
+        if int(value) != value or value < least:
+            raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
     n = int(n_symbols)
     si = np.zeros((n, SI_WIDTH), dtype=np.int64)
     rows = np.arange(n, dtype=np.int64)
@@ -128,10 +143,12 @@ def new_state(n_symbols: int, opt: np.ndarray, cash: float, order_capacity: int,
     g = np.zeros(G_WIDTH, dtype=np.int64)
     g[G_ORDER_TOP] = n * order_capacity
     g[G_TRADE_TOP] = n * trade_capacity
+    order_rows = n * int(order_capacity)
+    trade_rows = n * int(trade_capacity)
     return BrokerState(
         opt=opt, g=g, si=si, sf=sf,
-        orders=np.full((max(1, 2 * n * order_capacity), ORDER_WIDTH), np.nan),
-        trades=np.full((max(1, 2 * n * trade_capacity), TRADE_WIDTH), np.nan),
+        orders=np.full((order_rows + headroom(max(order_rows, n // 2)), ORDER_WIDTH), np.nan),
+        trades=np.full((trade_rows + headroom(max(trade_rows, n // 2)), TRADE_WIDTH), np.nan),
         closed=np.full((log_capacity, CLOSED_WIDTH), np.nan),
         events=np.zeros((log_capacity, 3), dtype=np.int64),
         eq_key=np.zeros((log_capacity if opt[OPT_RECORD_EQUITY] else 1, 2), dtype=np.int64),
@@ -140,24 +157,39 @@ def new_state(n_symbols: int, opt: np.ndarray, cash: float, order_capacity: int,
 
 
 @jit
-def _compact(pool: np.ndarray, si: np.ndarray, off_col: int, cap_col: int, n_col: int, size: int):
-    """Copy every symbol's live rows into a new pool of `size` rows, segments packed in row order."""
-    new = np.full((size, pool.shape[1]), np.nan)
+def _pack(src: np.ndarray, dst: np.ndarray, si: np.ndarray, off_col: int, cap_col: int, n_col: int) -> int:
+    """Move every symbol's segment, in the order of their offsets, to the bottom of `dst` (which may
+    be `src` itself: a segment only ever moves down), packed; returns the new top. A segment keeps
+    its capacity; only its live rows are copied."""
+    order = np.argsort(si[:, off_col], kind="mergesort")
     top = 0
-    for s in range(si.shape[0]):
+    for s in order:
         off = si[s, off_col]
         for k in range(si[s, n_col]):
-            for f in range(pool.shape[1]):
-                new[top + k, f] = pool[off + k, f]
+            for f in range(src.shape[1]):
+                dst[top + k, f] = src[off + k, f]
         si[s, off_col] = top
         top += si[s, cap_col]
-    return new, top
+    return top
+
+
+def _pool(pool: np.ndarray, si: np.ndarray, off_col: int, cap_col: int, n_col: int,
+          want: int) -> tuple[np.ndarray, int]:
+    """The pool packed, with room for `want` more rows above its segments: in place when that
+    leaves a quarter of the need free besides (the holes were most of the shortage), else into a
+    new pool with `headroom` above the need (so packing is not repeated call after call)."""
+    used = int(si[:, cap_col].sum())
+    need = used + want
+    if need + need // 4 <= pool.shape[0]:
+        return pool, _pack(pool, pool, si, off_col, cap_col, n_col)
+    new = np.empty((need + headroom(need), pool.shape[1]))
+    return new, _pack(pool, new, si, off_col, cap_col, n_col)
 
 
 def _log(array: np.ndarray, used: int, want: int) -> np.ndarray:
     if want <= array.shape[0]:
         return array
-    new = np.zeros((max(2 * array.shape[0], want), *array.shape[1:]), dtype=array.dtype)
+    new = np.zeros((want + want // 2, *array.shape[1:]), dtype=array.dtype)
     new[:used] = array[:used]
     return new
 
@@ -165,20 +197,20 @@ def _log(array: np.ndarray, used: int, want: int) -> np.ndarray:
 def grow(state: BrokerState) -> BrokerState:
     """A state with room for what the last core call asked for (it returned NEED_CAPACITY).
 
-    Pools are compacted and at least doubled when short; logs at least doubled. `si` and `g` are
-    updated in place; the returned state shares them with the old one, which must not be used again.
+    A short pool is packed (its holes reclaimed) and reallocated if packing leaves too little room;
+    a short log gets 1.5 times what was asked for. `si` and `g` are updated in place, and a pool
+    packed in place is the same array; the returned state shares them with the old one, which must
+    not be used again.
     """
     g, si = state.g, state.si
     orders, trades = state.orders, state.trades
     if g[G_WANT_ORDERS]:
-        size = max(2 * orders.shape[0], int(si[:, S_ORDER_CAP].sum()) + int(g[G_WANT_ORDERS]))
-        orders, g[G_ORDER_TOP] = _compact(orders, si, S_ORDER_OFF, S_ORDER_CAP, S_N_ORDERS, size)
+        orders, g[G_ORDER_TOP] = _pool(orders, si, S_ORDER_OFF, S_ORDER_CAP, S_N_ORDERS,
+                                       int(g[G_WANT_ORDERS]))
     if g[G_WANT_TRADES]:
-        size = max(2 * trades.shape[0], int(si[:, S_TRADE_CAP].sum()) + int(g[G_WANT_TRADES]))
-        trades, g[G_TRADE_TOP] = _compact(trades, si, S_TRADE_OFF, S_TRADE_CAP, S_N_TRADES, size)
+        trades, g[G_TRADE_TOP] = _pool(trades, si, S_TRADE_OFF, S_TRADE_CAP, S_N_TRADES,
+                                       int(g[G_WANT_TRADES]))
     closed = _log(state.closed, g[G_N_CLOSED], g[G_WANT_CLOSED])
-    if closed is not state.closed:
-        closed[g[G_N_CLOSED]:] = np.nan
     events = _log(state.events, g[G_N_EVENTS], g[G_WANT_EVENTS])
     eq_key = _log(state.eq_key, g[G_N_EQUITY], g[G_WANT_EQUITY])
     eq_val = _log(state.eq_val, g[G_N_EQUITY], g[G_WANT_EQUITY])

@@ -79,9 +79,10 @@ def encode(act: np.ndarray, s: int, k: int, call: tuple[str, dict]) -> None:
 
 def check_compiled_parity(runs: list[tuple[str, int]], options: tuple[tuple[str, object], ...],
                           tally: Tally | None = None, timeline_seed: int = 0, dense: bool = False,
-                          capacity: int = 1) -> None:
+                          capacity: int = 0) -> None:
     """All `runs` as rows of one compiled state; AssertionError on the first difference with
-    backtesting.py. `capacity` is the initial order/trade capacity per row (1: growth everywhere)."""
+    backtesting.py. `capacity` is the initial order/trade capacity per row (0, the broker's default:
+    a segment is allocated at a row's first order or trade, and grows everywhere)."""
     oracles = [run_oracle(name, seed, options, compiled_only=True) for name, seed in runs]
     where = [f"{name} seed={seed} {dict(options)} (row {row})" for row, (name, seed) in enumerate(runs)]
     prices = [tuple(o.data[k].to_numpy(dtype=float) for k in ("Open", "High", "Low", "Close"))
@@ -209,19 +210,22 @@ def _on_grid(call: tuple[str, dict], tick: float) -> tuple[str, dict]:
 
 
 def check_against_account(n_symbols: int, n_bars: int, options: tuple[tuple[str, object], ...], seed: int,
-                          tick: float = 0.25, hoard: float = 0.0, tally: Tally | None = None) -> None:
+                          tick: float = 0.25, hoard: float = 0.0, tally: Tally | None = None,
+                          capacity: int = 0) -> None:
     """Random decisions on tick-grid prices, applied to one SimAccount per symbol and to one
     compiled state with all symbols (sparse bars), compared after every bar and every decision:
     position, equity, cash, queue, open trades, events, refusals; at the end the closed trades and
     equity curves, exactly (bit for bit). `hoard` is the chance per decision of an extra far-away
-    limit order that never fills, so queues grow far beyond the initial capacity."""
+    limit order that never fills, so queues grow far beyond the initial capacity (`capacity` orders
+    and trades per row; one log row)."""
     rng = random.Random(seed)
     opts = dict(options)
     broker_options = {k: v for k, v in opts.items() if k in BROKER_OPTIONS}
     accounts = [SimAccount(**broker_options) for _ in range(n_symbols)]
     bars = [tick_bars(n_bars, seed * 1000 + s, tick) for s in range(n_symbols)]
     scale = [float(np.median((h - lo) / c)) for _, h, lo, c in bars]
-    state = broker_init(n_symbols, **broker_options, order_capacity=1, trade_capacity=1, log_capacity=1)
+    state = broker_init(n_symbols, **broker_options, order_capacity=capacity, trade_capacity=capacity,
+                        log_capacity=1)
     outputs = [np.full(n_symbols, np.nan) for _ in range(4)]
     act = np.full((n_symbols, 8, ACTION_WIDTH), np.nan)
     n_act = np.zeros(n_symbols, dtype=np.int64)

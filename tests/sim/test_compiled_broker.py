@@ -8,7 +8,8 @@ curve and events must match its own backtesting.py run to 1e-9 (tests/sim/compil
 The lockstep tests drive SimAccount and the compiled broker with the same random decisions on
 prices rounded to a tick grid, so that orders touch bar highs and lows exactly: every equality
 edge of the rules is exercised, and the two must agree bit for bit after every bar and decision.
-Both start from a capacity of one order, one trade and one log row, so every pool and log grows.
+Rows start with no order or trade segment (the broker's default) or with one row of each, and
+every log with one row, so every pool and log grows.
 """
 
 import math
@@ -51,7 +52,8 @@ def _walks(seeds):
 def test_backtesting_parity_with_default_options():
     tally = Tally()
     check_compiled_parity(_walks(range(ROWS_PER_STATE)), (), tally=tally)
-    check_compiled_parity(_walks(range(ROWS_PER_STATE, 2 * ROWS_PER_STATE)), (), tally=tally, dense=True)
+    check_compiled_parity(_walks(range(ROWS_PER_STATE, 2 * ROWS_PER_STATE)), (), tally=tally, dense=True,
+                          capacity=1)
     # Not vacuous: many trades and refusals, every rule the broker reports.
     assert tally["runs"] == 2 * ROWS_PER_STATE and tally["bars"] > 14_000
     assert tally["trades"] > 5_000 and tally["calls"] > 8_000 and tally["raised"] > 300
@@ -99,11 +101,11 @@ LOCKSTEP = {
 @pytest.mark.parametrize(("options", "hoard"), LOCKSTEP.values(), ids=LOCKSTEP.keys())
 def test_lockstep_with_sim_account_on_a_tick_grid(options, hoard):
     tally = Tally()
-    for seed in (1, 2):
-        check_against_account(6, 500, options, seed, hoard=hoard, tally=tally)
+    for seed, capacity in ((1, 0), (2, 1)):
+        check_against_account(6, 500, options, seed, hoard=hoard, tally=tally, capacity=capacity)
     assert tally["closed"] > 500 and tally["raised"] > 50 and tally["events"] > 50
     if hoard:
-        assert tally["max queue"] > 40  # far beyond the initial capacity of one order
+        assert tally["max queue"] > 40  # far beyond the initial capacity (none or one order)
     if dict(options).get("margin", 1) <= 0.05:
         assert tally["bust"] >= 2
 
@@ -293,4 +295,4 @@ def test_options_are_validated_like_sim_account_and_a_callable_commission_is_ref
         with pytest.raises(ValueError, match=message):
             SimAccount(**options)
     with pytest.raises(ValueError, match="order_capacity"):
-        broker_init(2, order_capacity=0)
+        broker_init(2, order_capacity=-1)
