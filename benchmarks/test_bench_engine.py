@@ -107,10 +107,12 @@ class EngineBench:
 
     Without a journal, an interval is `Engine.live(batch, tx=None)`: the whole path (risk gate,
     orders placed on the sub-accounts, their fills, trades and positions read back) minus the
-    journal's writes. With one, it is what `sqfast run` does per interval: `Engine.live` in one
-    journal transaction (synchronous=NORMAL on the simulated broker, as the run opens it) with
-    the strategies' equity rows and the risk state, committed; the journal is on from the first
-    trading interval, as in a run.
+    journal's writes. With one, it is what `sqfast run` does on its engine thread per interval:
+    `Engine.live` collecting the interval's journal rows with the strategies' equity rows and the
+    risk state, handed to the journal's writer thread (background mode and synchronous=NORMAL on
+    the simulated broker, as the run opens it). The writer commits beside it; when it falls more
+    than the journal's queue behind, the hand-over waits, and that wait is in the figure. The
+    journal is on from the first trading interval, as in a run.
 
     Each strategy's `StepArrays.call` (the compiled step and its argument unpacking, nothing
     else) is wrapped to add its time to `step_seconds`."""
@@ -122,8 +124,8 @@ class EngineBench:
         config = build_config(Path(f"portfolio_{n}.toml"), overrides, cwd=directory)
         strategies = load_strategies(config)
         durability = "NORMAL" if config.broker == "sim" else "FULL"  # as sqfast.live opens it
-        self.journal = (Journal.open(config.run_dir, create=True, synchronous=durability) if journaled
-                        else None)
+        self.journal = (Journal.open(config.run_dir, create=True, synchronous=durability, background=True)
+                        if journaled else None)
         self.engine = Engine(config, strategies, journal=self.journal)
         self.bars = DemoBars(config.symbols, 1, SEED)
         self.step_seconds = 0.0

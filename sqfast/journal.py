@@ -108,7 +108,7 @@ __all__ = ["QUEUE_DEPTH", "RESTART_SAFE", "Interval", "Journal", "client_order_i
            "config_hash", "write_kill_switch"]
 
 LOG_FILE = "sqfast.log"
-QUEUE_DEPTH = 64  # intervals handed to the background writer before `interval()` waits for it
+QUEUE_DEPTH = 16  # intervals handed to the writer before `interval()` waits (~1 MB each at 10,000 symbols)
 GROUP_MAX = 16  # intervals the writer commits in one transaction when they are waiting together
 
 

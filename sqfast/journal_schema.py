@@ -23,7 +23,7 @@ SCHEMA_VERSION = 1
 APPLICATION_ID = 0x73716661  # "sqfa"
 JOURNAL_FILE = "journal.sqlite"
 BUSY_TIMEOUT_S = 10.0
-CACHE_KIB = 32 * 1024  # page cache of a writing connection: the hot pages of the order and fill indexes
+CACHE_KIB = 8 * 1024  # page cache of a writing connection (hot index pages; more costs RSS for little speed)
 WAL_AUTOCHECKPOINT_PAGES = 8192  # about 32 MiB of WAL between checkpoints (SQLite's default is 1,000)
 
 
