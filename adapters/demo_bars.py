@@ -224,6 +224,8 @@ class DemoBars:
         cached = self._blocks.get(k)
         if cached is not None:
             return cached
+        if len(self._blocks) > 1:  # keep one block besides the new one (dropped first: less peak memory)
+            self._blocks.pop(next(iter(self._blocks)))
         index = k * BLOCK + np.arange(BLOCK)
         stormy = _uniform(self._hash(_REGIME, [k // self._episode])[0]) < STORMY_SHARE
         w0, w1 = self._level(k), self._level(k + 1)
@@ -237,8 +239,6 @@ class DemoBars:
                     w1 - self._anchor, np.where(stormy, STORMY_SCALE, 1.0), self._sigma, self.log_base,
                     self.drift_year, years, self.rate, self.lot, self.g * activity, price, values, active)
         block = (active, values)
-        if len(self._blocks) > 1:
-            self._blocks.pop(next(iter(self._blocks)))
         self._blocks[k] = block
         return block
 

@@ -203,7 +203,7 @@ class CompiledBooks:
                                  trade_on_close=options.trade_on_close, hedging=options.hedging,
                                  exclusive_orders=options.exclusive_orders, record_equity=False)
         self.position = {name: np.zeros(n_symbols) for name in POSITION_FIELDS}
-        self.act = np.full((n_symbols, 4, 8), np.nan)
+        self.act = np.full((n_symbols, 1, 8), np.nan)  # grows in `place` when a row has more orders
         self.n_act = np.zeros(n_symbols, np.int64)
         self.bar = np.zeros(n_symbols, np.int64)
         self.processed = np.zeros(n_symbols, np.bool_)

@@ -18,6 +18,7 @@ from types import ModuleType
 
 from ..errors import StrategyError
 from ..strategy import Strategy
+from .lazy_plotting import defer_plotting
 
 PARAM_TYPES = (bool, int, float, str)
 
@@ -60,6 +61,7 @@ def strategy_parameters(cls: type) -> dict[str, object]:
 
 
 def _execute(path: Path, source: str) -> ModuleType:
+    defer_plotting()
     try:
         code = compile(source, str(path), "exec")
     except SyntaxError as err:
