@@ -2,9 +2,10 @@
 
 Every order gets its deterministic client order id and a signal row; then (unless in `signals`
 mode) the risk gate decides, and the order is journaled as `submitted` or `blocked` with the
-reason before it reaches its sub-account. The order as the gate sees it (`OrderCheck`) uses the
-sub-account's position after this bar's fills, with earlier closes of this bar counted as done,
-and every strategy's position in the symbol.
+reason before it reaches its sub-account. The gate sees each order's units and the
+sub-account's position after this bar's fills, with earlier closes of this bar on the row
+counted as done, and every strategy's position in the symbol (`RiskGate.check_many`). Approved
+plain market orders are offered to the portfolio's netting (`sqfast.net_ledger`).
 
 A compiled step's orders arrive as one `OrderBatch` and are placed in one call; the Python
 fallback's arrive one at a time through `python_gate` while next() runs. Both use `admit`.

@@ -5,8 +5,9 @@ sub-accounts, so every symbol behaves exactly as a single-symbol backtest with t
 a paper run gives the trades `sqfast replay` gives on the same bars). Per closed feed interval,
 for each strategy (on bars aggregated to its own granularity when coarser than the feed's): the
 sub-accounts with a bar fill their pending orders, one compiled step call decides for every
-symbol with a bar, and each order passes the risk gate before it is placed. Everything the
-interval changed is journaled in one transaction.
+symbol with a bar, and each order passes the risk gate before it is placed (`admission`). At
+the interval's end, several strategies' market orders on one symbol are netted into one broker
+order (`net_ledger`), and everything the interval changed is journaled in one transaction.
 
 Three phases share this path:
 - warm-up: history before the run's first interval advances indicators and strategy state;

@@ -196,9 +196,10 @@ class _Run:
         try:
             while (item := await queue.get()) is not None:
                 self.show(await self.on_engine(self.live_interval, *item))
-        finally:
+        except BaseException:  # interrupted, or the engine failed: stop the feed too
             producer.cancel()
-        await producer  # raises what the feed raised
+            raise
+        await producer  # the feed has ended; raises what it raised
 
     async def produce(self, feed: DemoFeed, queue: asyncio.Queue) -> None:
         """The feed's batches through the assembler, as closed intervals into `queue` (None at the
