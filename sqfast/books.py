@@ -13,6 +13,7 @@ it opens keeps (`T_ORDER`, `C_ORDER`). Fills name the order that opened the trad
 journal's documentation. `positions` then gives the rows whose position may have changed.
 """
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,8 +25,11 @@ from .replay_engine import BrokerOptions
 from .sim.compiled import broker_act, broker_bar, broker_init, out_of_money, supports_options
 from .sim.compiled_events import entry_status, margin_available, new_entries, open_positions
 from .sim.compiled_layout import (
+    ACT_BUY,
     ACT_CLOSE,
     ACT_CODE,
+    ACT_PORTION,
+    ACT_SIZE,
     C_COMMISSION,
     C_ENTRY_BAR,
     C_ENTRY_PRICE,
@@ -75,8 +79,28 @@ class BarEvents:
 def make_books(n_symbols: int, options: BrokerOptions, compiled_step: bool):
     """The compiled broker for a compiled step when it supports the options, else SimAccounts."""
     if compiled_step and supports_options(commission=options.commission):
+        prime_compiled_books()
         return CompiledBooks(n_symbols, options)
     return SimBooks(n_symbols, options)
+
+
+@functools.cache
+def prime_compiled_books() -> None:
+    """Compile (or load from Numba's cache) every compiled-broker function the engine calls, once
+    per process, on a one-symbol scratch account: an entry, its fill, a close and its exit. So the
+    first live interval never waits for the compiler (seconds with a cold cache), nor does a
+    Ctrl-C that arrives during it."""
+    books = CompiledBooks(1, BrokerOptions(cash=1_000_000.0))
+    rows, bars = np.zeros(1, np.int64), {f: np.array([100.0]) for f in ("Open", "High", "Low", "Close")}
+    for bar, code in enumerate((ACT_BUY, ACT_CLOSE, None)):
+        books.process(rows, np.array([bar]), bars, {}, [], bar)
+        books.positions()
+        books.margin_available(rows)
+        if code is not None:
+            action = np.full((1, 8), np.nan)
+            action[0, ACT_CODE] = code
+            action[0, ACT_PORTION if code == ACT_CLOSE else ACT_SIZE] = 1.0
+            books.place(OrderBatch(rows, action), ["prime"])
 
 
 class SimBooks:
